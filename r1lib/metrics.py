@@ -1,0 +1,244 @@
+"""Evaluation metrics for sampled reasoning models: pass@k, majority vote, maj@k.
+
+Both estimators here are U-statistics: from ``n`` samples per problem they return the exact average,
+over all ``C(n, k)`` subsets of size ``k``, of the metric computed on that subset. That is the
+unbiased estimate of the metric for ``k`` fresh samples, with less variance than using one
+arbitrary subset (for example "the first k samples").
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from functools import lru_cache
+from typing import Any, Optional, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._validation import _describe, check_option, int_array
+
+__all__ = ["pass_at_k", "majority_vote", "maj_at_k"]
+
+TIE_POLICIES = ("split", "wrong", "first")
+_MAJ_MAX_N = 1000  # C(n, n/2) overflows float64 a little above n = 1020
+
+
+def pass_at_k(n: ArrayLike, c: ArrayLike, k: ArrayLike) -> Union[float, np.ndarray]:
+    r"""Unbiased pass@k of Chen et al. (2021) from ``n`` samples of which ``c`` are correct.
+
+    .. math:: \mathrm{pass@}k = 1 - \frac{\binom{n-c}{k}}{\binom{n}{k}}
+              = 1 - \prod_{i=0}^{k-1} \frac{n-c-i}{n-i}
+              = 1 - \prod_{i=0}^{c-1} \Bigl(1 - \frac{k}{n-i}\Bigr)
+
+    The ratio is the probability that a random size-``k`` subset of the samples holds no correct
+    one. It is evaluated as a product of ``min(c, k)`` factors in ``(0, 1]``, never through binomial
+    coefficients (``C(2000, 1000)`` is ``inf`` in float64), and is exactly 1 when ``n - c < k``.
+    Average the per-problem values over problems; never pool ``n`` and ``c`` across problems.
+
+    Parameters
+    ----------
+    n, c, k : int or array_like of int
+        Broadcast against each other, so one call scores a whole benchmark. Require
+        ``0 <= c <= n`` and ``1 <= k <= n``.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float when all inputs are scalars, otherwise an array of the broadcast shape.
+    """
+    n_arr, c_arr, k_arr = int_array(n, "n"), int_array(c, "c"), int_array(k, "k")
+    try:
+        n_b, c_b, k_b = np.broadcast_arrays(n_arr, c_arr, k_arr)
+    except ValueError:
+        raise ValueError(f"shapes of n {n_arr.shape}, c {c_arr.shape} and k {k_arr.shape} "
+                         "do not broadcast") from None
+    for name, arr, ok in (("c", c_b, c_b >= 0), ("k", k_b, k_b >= 1), ("c", c_b, c_b <= n_b),
+                          ("k", k_b, k_b <= n_b)):
+        if not ok.all():
+            i = np.flatnonzero(~ok.ravel())[0]
+            raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n; got {name}="
+                             f"{arr.ravel()[i]} with n={n_b.ravel()[i]}, c={c_b.ravel()[i]}, "
+                             f"k={k_b.ravel()[i]}")
+    scalar = n_arr.ndim == 0 and c_arr.ndim == 0 and k_arr.ndim == 0
+    n_f, c_f, k_f = (a.astype(np.float64) for a in (n_b, c_b, k_b))
+    # Loop over the shorter product: c factors (1 - k/(n-i)) or k factors (n-c-i)/(n-i).
+    loop_c = c_b <= k_b
+    m = np.where(loop_c, c_b, k_b)
+    m = np.where(n_b - c_b < k_b, 0, m)  # those are exactly 1 below; skip their factors
+    ratio = np.ones(n_b.shape, dtype=np.float64)
+    for i in range(int(m.max(initial=0))):
+        active = i < m
+        denom = np.where(active, n_f - i, 1.0)
+        factor = np.where(loop_c, 1.0 - k_f / denom, (n_f - c_f - i) / denom)
+        ratio = np.where(active, ratio * factor, ratio)
+    result = np.where(n_b - c_b < k_b, 1.0, 1.0 - ratio)
+    return float(result) if scalar else result
+
+
+def _as_answer_list(answers: Any, name: str = "answers") -> list:
+    if isinstance(answers, (str, bytes)) or not isinstance(answers, Iterable):
+        raise TypeError(f"{name} must be a sequence of answers, got {_describe(answers)}")
+    items = list(answers.tolist() if isinstance(answers, np.ndarray) else answers)
+    if not items:
+        raise ValueError(f"{name} must not be empty")
+    for a in items:
+        if not isinstance(a, Hashable):
+            raise TypeError(f"every answer must be hashable, got {_describe(a)} in {name}")
+    return items
+
+
+def majority_vote(answers: Iterable[Hashable], ties: str = "first") -> Optional[Hashable]:
+    """The consensus (plurality) answer of one list of sampled answers.
+
+    ``None`` entries mean "no answer extracted" and never win. Ties between the most frequent
+    answers: ``ties="first"`` returns the tied answer that occurs first in ``answers`` (what
+    evaluation harnesses do); ``ties="none"`` returns ``None``. Returns ``None`` when every entry
+    is ``None``.
+    """
+    items = _as_answer_list(answers)
+    check_option(ties, "ties", ("first", "none"))
+    counts: dict = {}
+    for a in items:  # dicts keep first-occurrence order, which "first" relies on
+        if a is not None:
+            counts[a] = counts.get(a, 0) + 1
+    if not counts:
+        return None
+    best = max(counts.values())
+    leaders = [a for a, cnt in counts.items() if cnt == best]
+    if len(leaders) > 1 and ties == "none":
+        return None
+    return leaders[0]
+
+
+@lru_cache(maxsize=8)
+def _binomial_table(n: int) -> np.ndarray:
+    """``table[a, x] = C(a, x)`` for ``0 <= a, x <= n`` as float64, by Pascal's rule (exact to 2^53)."""
+    table = np.zeros((n + 1, n + 1))
+    table[:, 0] = 1.0
+    for a in range(1, n + 1):
+        table[a, 1:a + 1] = table[a - 1, :a] + table[a - 1, 1:a + 1]
+    table.setflags(write=False)
+    return table
+
+
+def _check_ks(k: Any, n: int) -> tuple[np.ndarray, bool]:
+    k_arr = int_array(k, "k")
+    if k_arr.ndim > 1:
+        raise ValueError(f"k must be an integer or a 1-D sequence of integers, got shape {k_arr.shape}")
+    bad = (k_arr < 1) | (k_arr > n)
+    if bad.any():
+        raise ValueError(f"k must satisfy 1 <= k <= n = {n} (the number of answers); "
+                         f"got k={k_arr.ravel()[np.argmax(bad.ravel())]}")
+    return k_arr, k_arr.ndim == 0
+
+
+def maj_at_k(answers: Sequence[Hashable], gold: Hashable, k: ArrayLike,
+             ties: str = "split") -> Union[float, np.ndarray]:
+    r"""Exact, unbiased maj@k: the average over all size-``k`` subsets of the ``n`` answers of
+    "the subset's majority vote equals ``gold``".
+
+    Computed combinatorially, not by enumerating the ``C(n, k)`` subsets: if the gold answer gets
+    ``v`` votes in a subset, every other answer must get fewer (or tie). Counting the ways with
+    generating functions over answer classes,
+
+    .. math:: \#\{\text{gold wins with } v\} = \binom{n_g}{v}\,[z^{k-v}]\;(1+z)^{S_v}
+              \prod_{j:\,n_j \ge v} \Bigl(\sum_{x<v} \binom{n_j}{x} z^x + w\binom{n_j}{v} z^v\Bigr)
+
+    where ``S_v`` counts the samples of classes too small to reach ``v`` (and of ``None``), and the
+    power of ``w`` counts the answers tied with gold. Dividing by ``C(n, k)`` gives the probability.
+
+    Parameters
+    ----------
+    answers : sequence of hashable
+        The ``n`` sampled answers of one problem, in sampling order; ``None`` = no answer (it never
+        wins). Normalise equivalent answers first ("1/2" and "0.5").
+    gold : hashable
+        The correct answer (not ``None``).
+    k : int or 1-D sequence of int
+        Subset size(s), ``1 <= k <= n``; a sequence returns all of them from one computation.
+    ties : {"split", "wrong", "first"}, default "split"
+        Credit when gold ties with ``m - 1`` other answers for the most votes: ``"split"`` gives
+        ``1/m`` (the expected credit of a uniformly random tie-break), ``"wrong"`` gives 0,
+        ``"first"`` gives 1 when gold occurs first among the tied answers in the subset, in
+        sampling order (what harnesses that vote over the first ``k`` samples do).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``maj@k`` in ``[0, 1]``; an array when ``k`` is a sequence.
+    """
+    items = _as_answer_list(answers)
+    check_option(ties, "ties", TIE_POLICIES)
+    if gold is None:
+        raise ValueError("gold must be an answer, got None")
+    if not isinstance(gold, Hashable):
+        raise TypeError(f"gold must be hashable, got {_describe(gold)}")
+    n = len(items)
+    if n > _MAJ_MAX_N:
+        raise ValueError(f"maj_at_k supports up to {_MAJ_MAX_N} answers per problem, got n={n}")
+    k_arr, scalar = _check_ks(k, n)
+    kmax = int(k_arr.max())
+
+    positions: dict = {}
+    for idx, a in enumerate(items):
+        positions.setdefault(a, []).append(idx)
+    gold_pos = positions.pop(gold, [])
+    n_none = len(positions.pop(None, []))
+    n_gold = len(gold_pos)
+    if n_gold == 0:
+        out = np.zeros(k_arr.shape)
+        return float(out) if scalar else out
+    others = [np.asarray(p) for p in positions.values()]
+    counts = np.array([len(p) for p in others], dtype=np.int64)
+    binom = _binomial_table(n)
+    length = kmax + 1
+    ways = np.zeros(length)  # ways[k] = credited subsets of size k
+
+    def _truncated_product(polys: list) -> np.ndarray:
+        acc = np.zeros(length)
+        acc[0] = 1.0
+        for poly in polys:
+            acc = np.convolve(acc, poly)[:length]
+        return acc
+
+    for v in range(1, min(n_gold, kmax) + 1):
+        contenders = counts >= v
+        free = n_none + int(counts[~contenders].sum())
+        free_poly = binom[free, : min(free, kmax) + 1]
+        below = [binom[nj, :v] for nj in counts[contenders]]  # x = 0 .. v-1 votes
+        if ties == "first":
+            # Condition on which gold sample is gold's first in the subset (the i-th, 0-based):
+            # gold samples before it are excluded, v-1 more come from the later ones, and a class
+            # may tie only if all v of its picks come after that position.
+            for i in range(n_gold - v + 1):
+                after = [int(np.count_nonzero(p > gold_pos[i])) for p, c in zip(others, contenders) if c]
+                polys = [free_poly]
+                for poly_below, a in zip(below, after):
+                    poly = np.zeros(v + 1)
+                    poly[:v] = poly_below
+                    poly[v] = binom[a, v]
+                    polys.append(poly)
+                acc = _truncated_product(polys)
+                g = binom[n_gold - i - 1, v - 1]
+                ways[v:] += g * acc[: length - v]
+            continue
+        base = _truncated_product([free_poly] + below)  # no other class reaches v
+        if ties == "wrong":
+            ways[v:] += binom[n_gold, v] * base[: length - v]
+            continue
+        # "split": track the number t of classes tied at v; credit 1/(t+1).
+        tied_counts = counts[contenders]
+        state = np.zeros((len(tied_counts) + 1, length))
+        state[0] = _truncated_product([free_poly])
+        for t, (nj, poly_below) in enumerate(zip(tied_counts, below), start=1):
+            new = np.zeros_like(state)
+            rows = t + 1  # rows above t are still zero
+            for x in range(v):  # convolution along the size axis with poly_below
+                new[:rows, x:] += poly_below[x] * state[:rows, : length - x]
+            new[1:rows, v:] += binom[nj, v] * state[: rows - 1, : length - v]
+            state = new
+        credit = state / np.arange(1, state.shape[0] + 1)[:, None]
+        ways[v:] += binom[n_gold, v] * credit.sum(axis=0)[: length - v]
+
+    result = ways[k_arr] / binom[n, k_arr]
+    result = np.clip(result, 0.0, 1.0)  # rounding only; the exact value is a probability
+    return float(result) if scalar else result

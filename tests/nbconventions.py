@@ -1,0 +1,37 @@
+"""The conventions every notebook in notebooks/ follows, in one place (used by the tests and by
+whoever builds a notebook): the first code cell, the kernel, no stored outputs."""
+from __future__ import annotations
+
+import pathlib
+import tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def repository_url() -> str:
+    """The repository address, kept once in pyproject.toml's [project.urls]."""
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)["project"]["urls"]["Repository"]
+
+
+SETUP_CELL_TEMPLATE = '''\
+# Set-up. On Colab: install r1lib from the repository (nothing else is upgraded there).
+# In a plain checkout: r1lib sits one folder up, next to notebooks/.
+import pathlib
+import sys
+
+REPO_URL = "{url}"
+try:
+    import r1lib
+except ImportError:
+    if "google.colab" in sys.modules:
+        import subprocess
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"r1lib @ git+{{REPO_URL}}"], check=True)
+    else:
+        sys.path.insert(0, str(pathlib.Path.cwd().resolve().parent))
+    import r1lib'''
+
+
+def setup_cell() -> str:
+    return SETUP_CELL_TEMPLATE.format(url=repository_url())

@@ -1,0 +1,74 @@
+"""Every notebook is stored clean and starts with the same, correct set-up cell."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nbconventions import NOTEBOOKS, ROOT, repository_url, setup_cell
+
+pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks yet")
+
+
+def _load(path):
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_without_outputs_and_widget_state(path):
+    nb = _load(path)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert "widgets" not in nb["metadata"], "widget state is stored; run nbstripout"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"stored outputs in {path.name}"
+            assert cell.get("execution_count") is None, f"stored execution count in {path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_setup_cell(path):
+    nb = _load(path)
+    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    source = "".join(first["source"])
+    assert source.strip() == setup_cell().strip()
+    ast.parse(source)  # plain Python (no %magics), so it runs anywhere
+
+
+def test_setup_cell_does_nothing_outside_colab_and_finds_r1lib_from_a_checkout(tmp_path):
+    """Run the set-up cell in a clean interpreter, from notebooks/, with r1lib *not* installed:
+    it must put the checkout on sys.path, import r1lib from it and never call pip."""
+    script = tmp_path / "setup_cell.py"
+    script.write_text(
+        "import subprocess\n"
+        "def _no(*a, **k):\n    raise AssertionError('set-up cell ran a subprocess outside Colab')\n"
+        "subprocess.run = _no\n" + setup_cell() + "\nprint(r1lib.__file__)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    # -S: no site-packages, so the editable install of r1lib cannot be what is found (numpy is
+    # put back explicitly).
+    import numpy
+    numpy_site = str(pathlib_parent(numpy.__file__, 2))
+    code = f"import sys; sys.path.append({numpy_site!r}); exec(open({str(script)!r}).read())"
+    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=ROOT / "notebooks", env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(ROOT / "r1lib" / "__init__.py")
+
+
+def pathlib_parent(path, levels):
+    import pathlib
+    p = pathlib.Path(path).resolve()
+    for _ in range(levels):
+        p = p.parent
+    return p
+
+
+def test_repository_url_is_kept_once():
+    url = repository_url()
+    assert url.startswith("https://github.com/")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert url in readme
