@@ -6,11 +6,14 @@ advantage is its reward standardised within that group.
 from __future__ import annotations
 
 import numbers
+from typing import Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _describe, check_axis, float_array, nonneg_scalar
+from ._validation import (_describe, broadcast_pair, check_axis, common_float_dtype, float_array,
+                          nonneg_scalar, positive_scalar)
+from .kl_estimators import kl_k3
 
 __all__ = ["group_advantages"]
 
@@ -47,10 +50,272 @@ def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: flo
     # Exact test for "all equal": mean/std of [0.1, 0.1, 0.1] are off by rounding, and dividing
     # that noise by a ~1e-17 std would invent advantages of order 1 when eps = 0.
     constant = np.ptp(r, axis=ax, keepdims=True) == 0
-    mean = np.mean(r, axis=ax, keepdims=True)
-    if group > 1:
-        std = np.std(r, axis=ax, ddof=ddof, keepdims=True)
-    else:
-        std = np.zeros_like(mean)
-    denom = np.where(constant, 1.0, std + eps)
-    return np.where(constant, 0.0, (r - mean) / denom).astype(r.dtype, copy=False)
+    centered = np.where(constant, 0.0, r - np.mean(r, axis=ax, keepdims=True))
+    # Standardise after scaling each group to max |r - mean| = 1: the ratio is unchanged, but the
+    # std of tiny (subnormal) or huge rewards no longer underflows to 0 or overflows to inf.
+    scale = np.where(constant, 1.0, np.max(np.abs(centered), axis=ax, keepdims=True))
+    z = centered / scale
+    std_z = np.std(z, axis=ax, ddof=ddof, keepdims=True) if group > 1 else np.zeros_like(scale)
+    with np.errstate(over="ignore"):  # eps / tiny scale = inf correctly sends A to 0
+        denom = np.where(constant, 1.0, std_z + eps / scale)
+    return np.where(constant, 0.0, z / denom).astype(r.dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# PPO's clipped surrogate and the GRPO objective (DeepSeekMath eq. 3)
+# ---------------------------------------------------------------------------------------------
+
+__all__ += ["clipped_surrogate", "clipped_surrogate_grad", "sequence_mean", "grpo_objective",
+            "grpo_objective_grad"]
+
+
+def _clip_range(eps: float) -> float:
+    eps = positive_scalar(eps, "eps")
+    if eps >= 1.0:
+        # 1 - eps <= 0 would clip the ratio at a non-positive value: no lower clip at all.
+        raise ValueError(f"eps must lie in (0, 1), got {eps!r}")
+    return eps
+
+
+def _ratio_and_advantages(ratio: ArrayLike, advantages: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    rho = float_array(ratio, "ratio")
+    if (rho < 0).any():
+        raise ValueError(f"ratio is a probability ratio and must be >= 0; got min {float(rho.min())!r}")
+    adv = float_array(advantages, "advantages")
+    rho, adv = broadcast_pair(rho, adv, "ratio", "advantages")
+    dtype = common_float_dtype(rho, adv)
+    return rho.astype(dtype, copy=False), adv.astype(dtype, copy=False)
+
+
+def _surrogate(rho: np.ndarray, adv: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Value and d/d rho of min(rho A, clip(rho) A), written piecewise.
+
+    For A >= 0 the minimum is A * min(rho, 1+eps); for A < 0 it is A * max(rho, 1-eps). The
+    piecewise form never multiplies 0 by an overflowed ratio (no NaN), and it makes the
+    gradient's rule plain: the slope is A where the ratio has not run past the clip on the side
+    that would help the objective, and 0 where it has.
+    """
+    one = rho.dtype.type(1)
+    hi, lo = one + rho.dtype.type(eps), one - rho.dtype.type(eps)
+    positive = adv >= 0
+    # np.where evaluates both branches; the branch not taken may meet an overflowed ratio.
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = np.where(positive, adv * np.minimum(rho, hi), adv * np.maximum(rho, lo))
+    # At the kink (rho exactly 1 +- eps) the one-sided slope of the unclipped branch is used.
+    active = np.where(positive, rho <= hi, rho >= lo)
+    slope = np.where(active, adv, adv.dtype.type(0))
+    return value, slope
+
+
+def clipped_surrogate(ratio: ArrayLike, advantages: ArrayLike, eps: float = 0.2) -> np.ndarray:
+    r"""PPO's clipped surrogate, elementwise.
+
+    .. math:: L(\rho, A) = \min\bigl(\rho A,\ \mathrm{clip}(\rho, 1-\epsilon, 1+\epsilon)\,A\bigr)
+
+    It equals :math:`A\min(\rho, 1+\epsilon)` for :math:`A \ge 0` and :math:`A\max(\rho, 1-\epsilon)`
+    for :math:`A < 0`: a pessimistic bound that stops rewarding a ratio that has already moved
+    more than :math:`\epsilon` in the direction the advantage asks for, but keeps penalising a
+    move in the wrong direction.
+
+    Parameters
+    ----------
+    ratio : array_like
+        :math:`\rho = \pi_\theta(o_t) / \pi_{\theta_{old}}(o_t)`, finite and ``>= 0``.
+    advantages : array_like
+        :math:`A`, finite; broadcasts against ``ratio``.
+    eps : float, default 0.2
+        Clip range, in ``(0, 1)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Broadcast shape of the inputs (float32 only if both are float32).
+    """
+    rho, adv = _ratio_and_advantages(ratio, advantages)
+    return _surrogate(rho, adv, _clip_range(eps))[0]
+
+
+def clipped_surrogate_grad(ratio: ArrayLike, advantages: ArrayLike, eps: float = 0.2) -> np.ndarray:
+    r"""Derivative of :func:`clipped_surrogate` with respect to the ratio.
+
+    .. math:: \partial L / \partial \rho = A \cdot \mathbb{1}[\text{not clipped}],
+
+    where "clipped" means :math:`\rho > 1+\epsilon` with :math:`A > 0`, or :math:`\rho < 1-\epsilon`
+    with :math:`A < 0`. Inside :math:`[1-\epsilon, 1+\epsilon]` both branches of the minimum agree
+    and the slope is :math:`A`. At the kinks the left (for A > 0) or right (for A < 0) derivative,
+    i.e. the unclipped one, is returned. Arguments as in :func:`clipped_surrogate`.
+    """
+    rho, adv = _ratio_and_advantages(ratio, advantages)
+    return _surrogate(rho, adv, _clip_range(eps))[1]
+
+
+def _token_mask(mask: Optional[ArrayLike], shape: tuple[int, ...]) -> np.ndarray:
+    if mask is None:
+        return np.ones(shape, dtype=bool)
+    if isinstance(mask, (str, bytes)):
+        raise TypeError(f"mask must be an array of booleans or 0/1, got {_describe(mask)}")
+    m = np.asarray(mask)
+    if m.dtype != bool:
+        if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
+            raise TypeError(f"mask must be an array of booleans or 0/1, got dtype {m.dtype}")
+        if not np.isin(m, (0, 1)).all():
+            raise ValueError(f"mask must hold only 0 and 1 (or booleans), got {_describe(mask)}")
+        m = m.astype(bool)
+    if m.shape != shape:
+        raise ValueError(f"mask has shape {m.shape}, expected the shape of logp {shape}")
+    empty = ~m.any(axis=-1)
+    if empty.any():
+        where = tuple(int(i) for i in np.argwhere(empty)[0])
+        raise ValueError(f"output {where} has no tokens (mask sums to 0): |o_i| = 0 and 1/|o_i| "
+                         "is undefined; drop empty outputs before computing the objective")
+    return m
+
+
+def _sequence_weights(m: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Per-token weights 1 / (G |o_i|) at real tokens, 0 at padding."""
+    lengths = m.sum(axis=-1, keepdims=True)
+    group = m.shape[-2]
+    return np.where(m, 1.0 / (group * lengths), 0.0).astype(dtype, copy=False)
+
+
+def sequence_mean(values: ArrayLike, mask: Optional[ArrayLike] = None) -> Union[float, np.ndarray]:
+    r"""GRPO's average of per-token values: the mean over outputs of each output's token mean.
+
+    .. math:: \frac{1}{G}\sum_{i=1}^{G} \frac{1}{|o_i|}\sum_{t=1}^{|o_i|} v_{i,t}
+
+    Parameters
+    ----------
+    values : array_like, shape (..., G, T)
+        Per-token values, padded to a common length T. Entries at padding are ignored (they may
+        be anything but NaN, including +-inf).
+    mask : array_like of bool or 0/1, shape (..., G, T), optional
+        True at real tokens; ``|o_i|`` is the row sum. Every output needs at least one token.
+        Default: every position is a token.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float for 2-D input, else an array of the leading shape (one value per prompt).
+    """
+    v = float_array(values, "values", allow_neg_inf=True, allow_pos_inf=True, min_ndim=2)
+    m = _token_mask(mask, v.shape)
+    w = _sequence_weights(m, v.dtype)
+    # np.where first: 0 * inf at padding would be NaN.
+    out = np.sum(np.where(m, w * v, 0.0), axis=(-2, -1)).astype(v.dtype, copy=False)
+    return float(out) if out.ndim == 0 else out
+
+
+def _grpo_inputs(logp, old_logp, ref_logp, advantages, mask, eps, beta):
+    lp = float_array(logp, "logp", min_ndim=2)
+    # A sampled token had positive probability under the policy that drew it: -inf is an error.
+    old = float_array(old_logp, "old_logp")
+    # -inf under the reference is legitimate: the reference forbids the token, KL is infinite.
+    ref = float_array(ref_logp, "ref_logp", allow_neg_inf=True)
+    for name, arr in (("logp", lp), ("old_logp", old), ("ref_logp", ref)):
+        if arr.shape != lp.shape:
+            raise ValueError(f"{name} has shape {arr.shape}, expected the shape of logp {lp.shape} "
+                             "(..., G outputs, T tokens)")
+        if (arr > 0).any():
+            raise ValueError(f"{name} holds log-probabilities, which must be <= 0; got max "
+                             f"{float(np.max(arr))!r} (did you pass logits or probabilities?)")
+    adv = float_array(advantages, "advantages", min_ndim=1)
+    if adv.shape != lp.shape[:-1]:
+        raise ValueError(f"advantages has shape {adv.shape}, expected one per output: "
+                         f"{lp.shape[:-1]} (logp has shape {lp.shape})")
+    m = _token_mask(mask, lp.shape)
+    eps = _clip_range(eps)
+    beta = nonneg_scalar(beta, "beta")
+    dtype = common_float_dtype(lp, old, ref, adv)
+    # Padding is replaced by log-probability 0 everywhere: ratio 1, k3 = 0, no inf or NaN from
+    # values that were never meant to be read.
+    zero = dtype.type(0)
+    lp, old, ref = (np.where(m, a.astype(dtype, copy=False), zero) for a in (lp, old, ref))
+    with np.errstate(over="ignore"):  # a ratio beyond the dtype is inf; _surrogate handles it
+        rho = np.exp(lp - old)
+    adv_tok = np.broadcast_to(adv.astype(dtype, copy=False)[..., None], lp.shape)
+    return lp, ref, rho, adv_tok, m, eps, beta, dtype
+
+
+def grpo_objective(logp: ArrayLike, old_logp: ArrayLike, ref_logp: ArrayLike,
+                   advantages: ArrayLike, mask: Optional[ArrayLike] = None, eps: float = 0.2,
+                   beta: float = 0.04) -> Union[float, np.ndarray]:
+    r"""The GRPO objective of DeepSeekMath (arXiv:2402.03300) eq. 3, for one group per prompt.
+
+    .. math::
+
+        J = \frac{1}{G}\sum_{i=1}^{G}\frac{1}{|o_i|}\sum_{t=1}^{|o_i|}
+            \Bigl\{\min\bigl(\rho_{i,t} A_i,\ \mathrm{clip}(\rho_{i,t}, 1-\epsilon, 1+\epsilon) A_i\bigr)
+            - \beta\, k_3(i,t)\Bigr\}
+
+    with :math:`\rho_{i,t} = \pi_\theta(o_{i,t}) / \pi_{\theta_{old}}(o_{i,t})` and
+    :math:`k_3 = r - \log r - 1`, :math:`r = \pi_{ref}(o_{i,t}) / \pi_\theta(o_{i,t})` (the current
+    policy in the denominator; see :func:`r1lib.kl_k3`). GRPO *maximises* J; a training loss is
+    ``-J``.
+
+    Parameters
+    ----------
+    logp, old_logp, ref_logp : array_like, shape (..., G, T)
+        Per-token log-probabilities of the sampled tokens under the current policy, the policy
+        that sampled them and the frozen reference. All ``<= 0``; ``logp`` and ``old_logp``
+        finite at every position (padding included: fill it with 0); ``ref_logp`` may be
+        ``-inf`` (a token the reference forbids: the objective is then ``-inf`` if ``beta > 0``).
+    advantages : array_like, shape (..., G)
+        One advantage per output (outcome supervision), e.g. :func:`group_advantages`.
+    mask : array_like of bool or 0/1, shape (..., G, T), optional
+        True at real tokens, False at padding. ``|o_i|`` is the row sum and must be >= 1.
+        Default: no padding.
+    eps : float, default 0.2
+        Clip range, in ``(0, 1)``.
+    beta : float, default 0.04
+        KL coefficient, ``>= 0`` (DeepSeekMath used 0.04).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float for 2-D input, else one value per leading index (per prompt).
+    """
+    lp, ref, rho, adv, m, eps, beta, dtype = _grpo_inputs(logp, old_logp, ref_logp, advantages,
+                                                          mask, eps, beta)
+    surrogate, _ = _surrogate(rho, adv, eps)
+    per_token = surrogate
+    if beta > 0:  # beta = 0 must not meet an infinite k3 (0 * inf = NaN)
+        per_token = surrogate - dtype.type(beta) * kl_k3(lp, ref)
+    out = np.sum(np.where(m, _sequence_weights(m, dtype) * per_token, 0.0),
+                 axis=(-2, -1)).astype(dtype, copy=False)
+    return float(out) if out.ndim == 0 else out
+
+
+def grpo_objective_grad(logp: ArrayLike, old_logp: ArrayLike, ref_logp: ArrayLike,
+                        advantages: ArrayLike, mask: Optional[ArrayLike] = None, eps: float = 0.2,
+                        beta: float = 0.04) -> np.ndarray:
+    r"""Gradient of :func:`grpo_objective` with respect to ``logp`` (per token).
+
+    .. math::
+
+        \frac{\partial J}{\partial \log\pi_\theta(o_{i,t})} = \frac{1}{G|o_i|}
+        \Bigl\{\rho_{i,t} A_i\,\mathbb{1}[\text{not clipped}] - \beta\,(1 - r_{i,t})\Bigr\}
+
+    because :math:`\partial\rho/\partial\log\pi_\theta = \rho` and
+    :math:`\partial k_3/\partial\log\pi_\theta = 1 - r`. Chain it with
+    :math:`\partial\log\pi_\theta(o_t)/\partial z = e_{o_t} - \mathrm{softmax}(z)` to reach the logits.
+    On-policy (``logp == old_logp``) the first term is the REINFORCE term :math:`A_i/(G|o_i|)`.
+    Arguments as in :func:`grpo_objective`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``logp``; exactly 0 at padding.
+    """
+    lp, ref, rho, adv, m, eps, beta, dtype = _grpo_inputs(logp, old_logp, ref_logp, advantages,
+                                                          mask, eps, beta)
+    _, slope = _surrogate(rho, adv, eps)
+    # slope is 0 wherever the clip is active, so an overflowed rho there never meets it (the
+    # discarded branch of np.where may compute inf * 0).
+    with np.errstate(over="ignore", invalid="ignore"):
+        per_token = np.where(slope != 0, rho * slope, 0.0)
+    if beta > 0:
+        # r = pi_ref / pi_theta overflows only for log-ratios beyond the dtype, like k3 itself.
+        with np.errstate(over="ignore"):
+            r = np.exp(ref - lp)
+        per_token = per_token - dtype.type(beta) * (1 - r)
+    return np.where(m, _sequence_weights(m, dtype) * per_token, 0.0).astype(dtype, copy=False)

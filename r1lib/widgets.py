@@ -112,11 +112,11 @@ class Panel:
                 fig, text = self.draw(**self.values())
                 display(fig)
                 plt.close(fig)
-            except Exception as exc:  # shown in the widget by Output, re-raised below
+            except Exception as exc:  # shown inside the widget, then re-raised below
                 plt.close("all")
                 error = exc
                 self.errors.append(exc)
-                raise
+                _show_traceback()
         elapsed = time.perf_counter() - start
         if error is not None:
             self.status.value = f"<b style='color:#b00'>error: {type(error).__name__}: {error}</b>"
@@ -159,6 +159,19 @@ class Panel:
                                f"first: {self.errors[0]!r}")
         return {"updates": len(times), "median_ms": 1000 * _median(times) if times else 0.0,
                 "max_ms": 1000 * max(times) if times else 0.0}
+
+
+def _show_traceback() -> None:
+    """Print the current exception's traceback where the user looks: the panel's output area."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.showtraceback()
+    else:
+        import traceback
+
+        traceback.print_exc()
 
 
 def _median(values: list[float]) -> float:
