@@ -152,7 +152,10 @@ class Panel:
                 if target is None or target == control.value:
                     continue
                 before = len(self.timings)
-                control.value = target
+                try:
+                    control.value = target
+                except Exception:  # recorded in self.errors; keep visiting the other extremes
+                    pass
                 times.extend(self.timings[before:])
         if self.errors:
             raise RuntimeError(f"panel {self.name!r} raised {len(self.errors)} error(s); "
