@@ -11,7 +11,7 @@ import pytest
 
 from nbconventions import NOTEBOOKS, ROOT, repository_url, setup_cell
 
-pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks yet")
+
 
 
 def _load(path):
