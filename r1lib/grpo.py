@@ -200,8 +200,8 @@ def sequence_mean(values: ArrayLike, mask: Optional[ArrayLike] = None) -> Union[
     v = float_array(values, "values", allow_neg_inf=True, allow_pos_inf=True, min_ndim=2)
     m = _token_mask(mask, v.shape)
     w = _sequence_weights(m, v.dtype)
-    # np.where first: 0 * inf at padding would be NaN.
-    out = np.sum(np.where(m, w * v, 0.0), axis=(-2, -1)).astype(v.dtype, copy=False)
+    # Padding is zeroed before the product: 0 * inf would be NaN.
+    out = np.sum(w * np.where(m, v, 0.0), axis=(-2, -1)).astype(v.dtype, copy=False)
     return float(out) if out.ndim == 0 else out
 
 
@@ -280,7 +280,7 @@ def grpo_objective(logp: ArrayLike, old_logp: ArrayLike, ref_logp: ArrayLike,
     per_token = surrogate
     if beta > 0:  # beta = 0 must not meet an infinite k3 (0 * inf = NaN)
         per_token = surrogate - dtype.type(beta) * kl_k3(lp, ref)
-    out = np.sum(np.where(m, _sequence_weights(m, dtype) * per_token, 0.0),
+    out = np.sum(_sequence_weights(m, dtype) * np.where(m, per_token, 0.0),
                  axis=(-2, -1)).astype(dtype, copy=False)
     return float(out) if out.ndim == 0 else out
 
