@@ -1,0 +1,340 @@
+r"""A simulated benchmark and a simulated sampling model, for teaching and testing evaluation math.
+
+Each of ``P`` problems has one correct answer, a few plausible wrong answers and a "no answer"
+outcome (the model rambles, or its output has no parsable box). The model's behaviour on problem
+``i`` is a vector of logits over these outcomes; sampling at temperature ``T`` draws from
+``softmax(logits_i / T)`` (DeepSeek-R1 evaluates at ``T = 0.6``). Problems differ in difficulty,
+and on some of them a wrong answer is *more* likely than the correct one, which is exactly where
+majority voting hurts.
+
+Because the answer distribution of every problem is known, the simulation gives the true value
+of every metric (pass@1 is the mean of :math:`p_{i,\text{correct}}`, pass@k is the mean of
+:math:`1 - (1 - p_i)^k`), so estimators can be checked against the truth.
+
+Sampled answers are integer codes: ``0`` is the correct answer, ``1 .. n_wrong`` the wrong ones
+and ``NO_ANSWER = -1`` the absence of an answer. :func:`render_outputs` turns codes into raw model
+outputs (``<think>...</think>`` plus ``\boxed{...}``, in varied but equivalent spellings, and
+malformed outputs for ``NO_ANSWER``) to exercise :mod:`r1lib.answers`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Optional, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._validation import _describe, float_array, int_array, nonneg_scalar
+from .softmax import softmax
+
+__all__ = ["NO_ANSWER", "SimulatedBenchmark", "make_benchmark", "expected_pass_at_k",
+           "plugin_pass_at_k", "expected_plugin_pass_at_k", "answer_lists", "render_outputs"]
+
+NO_ANSWER = -1
+
+
+def _generator(rng: Any) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                        f"got {_describe(rng)}")
+    return rng
+
+
+def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _real(value: Any, name: str, allow_neg_inf: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    value = float(value)
+    if math.isnan(value) or value == math.inf or (value == -math.inf and not allow_neg_inf):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SimulatedBenchmark:
+    """Problems with known answer distributions.
+
+    Attributes
+    ----------
+    logits : numpy.ndarray, shape (P, n_wrong + 2)
+        Column 0: the correct answer; columns ``1 .. n_wrong``: wrong answers; last column: no
+        answer. ``-inf`` is allowed (an outcome that never happens).
+    gold : tuple of Fraction
+        The correct answer's value for each problem (used by :func:`render_outputs`).
+    wrong : tuple of tuple of Fraction
+        The wrong answers' values, distinct from each other and from gold.
+    """
+
+    logits: np.ndarray
+    gold: tuple
+    wrong: tuple
+
+    def __post_init__(self) -> None:
+        z = float_array(self.logits, "logits", allow_neg_inf=True, min_ndim=2)
+        if z.ndim != 2 or z.shape[1] < 2:
+            raise ValueError(f"logits must have shape (problems, n_wrong + 2), got {z.shape}")
+        if len(self.gold) != z.shape[0] or len(self.wrong) != z.shape[0]:
+            raise ValueError(f"gold ({len(self.gold)}) and wrong ({len(self.wrong)}) need one "
+                             f"entry per problem ({z.shape[0]})")
+        z = z.copy()
+        z.setflags(write=False)
+        object.__setattr__(self, "logits", z)
+
+    @property
+    def n_problems(self) -> int:
+        return self.logits.shape[0]
+
+    @property
+    def n_wrong(self) -> int:
+        return self.logits.shape[1] - 2
+
+    def probabilities(self, temperature: float = 0.6) -> np.ndarray:
+        """``softmax(logits / T)``, shape (P, n_wrong + 2), columns as in :attr:`logits`."""
+        return softmax(self.logits, temperature)
+
+    def p_correct(self, temperature: float = 0.6) -> np.ndarray:
+        """Each problem's probability of a correct sample: the true per-problem pass@1."""
+        return self.probabilities(temperature)[:, 0]
+
+    def subset(self, index: ArrayLike) -> "SimulatedBenchmark":
+        """The problems at ``index`` (repeats allowed: resampling questions from a population)."""
+        idx = int_array(index, "index")
+        if idx.ndim != 1:
+            raise ValueError(f"index must be 1-D, got shape {idx.shape}")
+        if ((idx < 0) | (idx >= self.n_problems)).any():
+            raise ValueError(f"index must be in [0, {self.n_problems}), got {_describe(idx)}")
+        return SimulatedBenchmark(self.logits[idx], tuple(self.gold[i] for i in idx),
+                                  tuple(self.wrong[i] for i in idx))
+
+    def sample(self, n: int, rng: np.random.Generator, temperature: float = 0.6) -> np.ndarray:
+        """Draw ``n`` answers per problem: int codes, shape (P, n) (``0`` correct, ``-1`` none).
+
+        Inverse-CDF sampling, vectorised over problems and samples.
+        """
+        n = _positive_int(n, "n")
+        rng = _generator(rng)
+        p = self.probabilities(temperature)
+        cdf = np.cumsum(p, axis=1)
+        cdf[:, -1] = 1.0  # rounding must not leave u > cdf[-1]
+        u = rng.random((self.n_problems, n))
+        # The sampled column is the number of cdf entries <= u (zero-probability columns, whose
+        # cdf entry repeats the previous one, are skipped).
+        codes = (cdf[:, None, :] <= u[:, :, None]).sum(axis=-1)
+        return np.where(codes == self.logits.shape[1] - 1, NO_ANSWER, codes)
+
+
+def make_benchmark(n_problems: int, rng: np.random.Generator, n_wrong: int = 4,
+                   skill: float = 1.5, difficulty_spread: float = 1.5, wrong_spread: float = 1.0,
+                   no_answer_logit: float = -1.0) -> SimulatedBenchmark:
+    r"""A benchmark of ``n_problems`` problems with a spread of difficulties.
+
+    Logits of problem ``i``: correct :math:`z_0 = \text{skill} - d_i` with difficulty
+    :math:`d_i \sim N(0, \text{difficulty\_spread}^2)`; wrong answers :math:`z_j \sim N(0,
+    \text{wrong\_spread}^2)`; no answer: ``no_answer_logit``. When a wrong logit beats the
+    correct one, the wrong answer is the model's plurality answer on that problem.
+
+    Gold values: half the problems have integer answers in ``[0, 999]`` (AIME style), half
+    non-integer fractions with small denominators (MATH style); wrong values are distinct and
+    of the same kind.
+    """
+    n_problems = _positive_int(n_problems, "n_problems")
+    n_wrong = _positive_int(n_wrong, "n_wrong")
+    rng = _generator(rng)
+    skill_f = _real(skill, "skill")
+    spread = nonneg_scalar(difficulty_spread, "difficulty_spread")
+    wspread = nonneg_scalar(wrong_spread, "wrong_spread")
+    none_logit = _real(no_answer_logit, "no_answer_logit", allow_neg_inf=True)
+    logits = np.empty((n_problems, n_wrong + 2))
+    logits[:, 0] = skill_f - spread * rng.standard_normal(n_problems)
+    logits[:, 1:n_wrong + 1] = wspread * rng.standard_normal((n_problems, n_wrong))
+    logits[:, -1] = none_logit
+    gold, wrong = [], []
+    for i in range(n_problems):
+        values = _distinct_values(rng, n_wrong + 1, integer=bool(i % 2 == 0))
+        gold.append(values[0])
+        wrong.append(tuple(values[1:]))
+    return SimulatedBenchmark(logits, tuple(gold), tuple(wrong))
+
+
+_DENOMINATORS = (2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 25)
+
+
+def _distinct_values(rng: np.random.Generator, count: int, integer: bool) -> list:
+    values: list = []
+    while len(values) < count:
+        if integer:
+            v = Fraction(int(rng.integers(0, 1000)))
+        else:
+            q = int(rng.choice(_DENOMINATORS))
+            v = Fraction(int(rng.integers(1, 4 * q)), q)
+            if v.denominator == 1:
+                continue
+        if v not in values:
+            values.append(v)
+    return values
+
+
+def expected_pass_at_k(p_correct: ArrayLike, k: ArrayLike) -> Union[float, np.ndarray]:
+    r"""True pass@k of problems with per-sample success probabilities ``p``: :math:`1-(1-p)^k`.
+
+    Broadcasts ``p_correct`` against ``k``; average over problems yourself (the benchmark's true
+    pass@k is the mean).
+    """
+    p = float_array(p_correct, "p_correct")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError(f"p_correct must lie in [0, 1], got {_describe(p_correct)}")
+    k_arr = int_array(k, "k")
+    if (k_arr < 1).any():
+        raise ValueError(f"k must be >= 1, got {_describe(k)}")
+    out = 1.0 - (1.0 - p) ** k_arr
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def plugin_pass_at_k(n: ArrayLike, c: ArrayLike, k: ArrayLike) -> Union[float, np.ndarray]:
+    r"""The *biased* plug-in estimator :math:`1 - (1 - c/n)^k`, kept only to compare against.
+
+    It plugs :math:`\hat p = c/n` into the true formula. Because :math:`(1-p)^k` is convex in
+    ``p``, Jensen's inequality gives :math:`E[(1-\hat p)^k] \ge (1-p)^k`: the plug-in
+    *underestimates* pass@k for ``k > 1``. Use :func:`r1lib.pass_at_k` instead. Same validation
+    as :func:`r1lib.pass_at_k` (``0 <= c <= n``, ``1 <= k <= n``).
+    """
+    n_arr, c_arr, k_arr = int_array(n, "n"), int_array(c, "c"), int_array(k, "k")
+    try:
+        n_b, c_b, k_b = np.broadcast_arrays(n_arr, c_arr, k_arr)
+    except ValueError:
+        raise ValueError(f"shapes of n {n_arr.shape}, c {c_arr.shape} and k {k_arr.shape} "
+                         "do not broadcast") from None
+    if ((c_b < 0) | (c_b > n_b) | (k_b < 1) | (k_b > n_b)).any():
+        raise ValueError("plugin_pass_at_k needs 0 <= c <= n and 1 <= k <= n")
+    out = 1.0 - (1.0 - c_b / n_b) ** k_b
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _binomial_pmf(n: int, p: np.ndarray) -> np.ndarray:
+    """``pmf[..., c] = C(n, c) p^c (1-p)^(n-c)`` for c = 0..n, in log space, without warnings."""
+    c = np.arange(n + 1)
+    log_comb = np.array([math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)
+                         for j in c])
+    p = p[..., None]
+    # 0 * log 0 = 0: with p = 0 the term c = 0 has probability 1 (and with p = 1, c = n); the
+    # discarded branch of np.where computes 0 * -inf, hence the silenced "invalid".
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p, log_q = np.log(p), np.log1p(-p)
+        term_p = np.where(c == 0, 0.0, c * log_p)
+        term_q = np.where(c == n, 0.0, (n - c) * log_q)
+    return np.exp(log_comb + term_p + term_q)
+
+
+def expected_plugin_pass_at_k(n: int, p_correct: ArrayLike, k: int) -> Union[float, np.ndarray]:
+    r"""Exact expectation of the plug-in estimator when ``c ~ Binomial(n, p)``.
+
+    .. math:: E\bigl[1-(1-c/n)^k\bigr] = \sum_{c=0}^n \binom nc p^c(1-p)^{n-c}\bigl(1-(1-c/n)^k\bigr)
+
+    Compare with :func:`expected_pass_at_k` (the truth): the difference is the plug-in's bias.
+    """
+    n = _positive_int(n, "n")
+    k = _positive_int(k, "k")
+    if k > n:
+        raise ValueError(f"k must be <= n, got k={k}, n={n}")
+    p = float_array(p_correct, "p_correct")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError(f"p_correct must lie in [0, 1], got {_describe(p_correct)}")
+    values = 1.0 - (1.0 - np.arange(n + 1) / n) ** k
+    out = _binomial_pmf(n, p) @ values
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def answer_lists(codes: ArrayLike) -> list:
+    """Codes (P, n) -> one list per problem with ``None`` for ``NO_ANSWER``, ready for
+    :func:`r1lib.maj_at_k` (gold ``0``) and :func:`r1lib.majority_vote`."""
+    arr = int_array(codes, "codes")
+    if arr.ndim != 2:
+        raise ValueError(f"codes must have shape (problems, samples), got {arr.shape}")
+    return [[None if a == NO_ANSWER else a for a in row] for row in arr.tolist()]
+
+
+# --- raw text outputs --------------------------------------------------------------------------
+
+def _spellings(v: Fraction) -> list:
+    """Equivalent spellings of ``v``: the canonical one first, then variants."""
+    if v.denominator == 1:
+        s = str(v.numerator)
+        return [s, f"{s}.0", f"{s}.00", f"\\text{{{s}}}", f"{s}."]
+    p, q = v.numerator, v.denominator
+    forms = [f"\\frac{{{p}}}{{{q}}}", f"{p}/{q}", f"\\dfrac{{{p}}}{{{q}}}", f"\\tfrac{{{p}}}{{{q}}}"]
+    rest = q
+    for f in (2, 5):
+        while rest % f == 0:
+            rest //= f
+    if rest == 1:  # terminating decimal
+        forms.append(str(float(v)))
+    if p < 10 and q < 10:
+        forms.append(f"\\frac{p}{q}")
+    return forms
+
+
+_MALFORMED = (
+    "<think>\nLet me set up the equations. Substituting the second into the first gives",  # cut off
+    "<think>\nI computed it two ways and got the same value.\n</think>\n\nThe answer is {v}.",  # no box
+    "<think>\nDone.\n</think>\n\nTherefore the answer is $\\boxed{{}}$.",  # empty box
+    "<think>\nSimplify.\n</think>\n\nSo the result is $\\boxed{{\\frac{{{p}}}{{{q}}}$.",  # unclosed
+)
+
+
+def render_outputs(bench: SimulatedBenchmark, codes: ArrayLike, rng: np.random.Generator,
+                   p_variant: float = 0.5, p_draft_box: float = 0.2) -> list:
+    r"""Raw model outputs for sampled codes, in R1's ``<think>...</think>`` answer format.
+
+    A sample with an answer code becomes ``"<think> ... </think> ... $\boxed{<answer>}$."`` with
+    the answer spelled canonically (``\frac{1}{2}``, ``42``) or, with probability ``p_variant``,
+    in an equivalent variant (``1/2``, ``0.5``, ``\dfrac{1}{2}``, ``42.0``). With probability
+    ``p_draft_box`` the reasoning contains a draft ``\boxed{...}`` of a wrong value (only the box
+    after ``</think>`` counts). ``NO_ANSWER`` samples become malformed outputs: reasoning cut off
+    inside ``<think>``, no box, an empty box, an unclosed box.
+
+    Returns one list of ``n`` strings per problem.
+    """
+    rng = _generator(rng)
+    pv = nonneg_scalar(p_variant, "p_variant")
+    pd = nonneg_scalar(p_draft_box, "p_draft_box")
+    if pv > 1 or pd > 1:
+        raise ValueError(f"p_variant and p_draft_box must lie in [0, 1], got {pv}, {pd}")
+    arr = int_array(codes, "codes")
+    if arr.ndim != 2 or arr.shape[0] != bench.n_problems:
+        raise ValueError(f"codes must have shape ({bench.n_problems}, n), got {arr.shape}")
+    if ((arr < NO_ANSWER) | (arr > bench.n_wrong)).any():
+        raise ValueError(f"codes must lie in [-1, {bench.n_wrong}]")
+    u_variant = rng.random(arr.shape)
+    u_form = rng.random(arr.shape)
+    u_draft = rng.random(arr.shape)
+    outputs = []
+    for i, row in enumerate(arr.tolist()):
+        values = (bench.gold[i],) + bench.wrong[i]
+        texts = []
+        for j, code in enumerate(row):
+            if code == NO_ANSWER:
+                template = _MALFORMED[int(u_form[i, j] * len(_MALFORMED))]
+                v = values[0]
+                texts.append(template.format(v=v, p=v.numerator, q=v.denominator))
+                continue
+            forms = _spellings(values[code])
+            if u_variant[i, j] < pv:
+                form = forms[1 + int(u_form[i, j] * (len(forms) - 1))]
+            else:
+                form = forms[0]
+            draft = ""
+            if u_draft[i, j] < pd:
+                draft = f" A first try gave $\\boxed{{{_spellings(values[-1])[0]}}}$, but I made a sign error."
+            texts.append(f"<think>\nLet me work through problem {i}.{draft}\n</think>\n\n"
+                         f"The final answer is $\\boxed{{{form}}}$.")
+        outputs.append(texts)
+    return outputs

@@ -1,0 +1,217 @@
+"""The simulated benchmark: its sampler matches its own probabilities, its "truth" formulas match
+exact binomial sums, and its rendered outputs survive the extraction/normalisation round trip."""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import r1lib
+from r1lib.answers import extract_answer, normalize_answer, parse_answer
+from r1lib.eval_sim import (NO_ANSWER, SimulatedBenchmark, answer_lists, expected_pass_at_k,
+                            expected_plugin_pass_at_k, make_benchmark, plugin_pass_at_k,
+                            render_outputs)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return make_benchmark(60, np.random.default_rng(0))
+
+
+def test_shapes_values_and_determinism(bench):
+    assert bench.logits.shape == (60, 6) and bench.n_problems == 60 and bench.n_wrong == 4
+    again = make_benchmark(60, np.random.default_rng(0))
+    np.testing.assert_array_equal(again.logits, bench.logits)
+    assert again.gold == bench.gold and again.wrong == bench.wrong
+    for g, wrong in zip(bench.gold, bench.wrong):
+        assert isinstance(g, Fraction) and len(set((g,) + wrong)) == 5
+    assert sum(g.denominator == 1 for g in bench.gold) == 30  # half AIME-style integers
+    with pytest.raises(ValueError):
+        bench.logits[0, 0] = 1.0  # read-only
+
+
+def test_probabilities_are_the_temperature_softmax(bench):
+    for t in (0.6, 1.0, 3.0):
+        z = bench.logits / t
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        np.testing.assert_allclose(bench.probabilities(t), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+        np.testing.assert_allclose(bench.p_correct(t), bench.probabilities(t)[:, 0])
+    # lower temperature sharpens: the plurality answer gains probability
+    p_low, p_high = bench.probabilities(0.3), bench.probabilities(1.0)
+    top = np.argmax(bench.logits, axis=1)
+    assert (p_low[np.arange(60), top] >= p_high[np.arange(60), top]).all()
+
+
+def test_sampler_frequencies_match_probabilities():
+    logits = np.array([[2.0, 0.0, -1.0, -np.inf, 0.5], [-np.inf, 1.0, 1.0, 1.0, -np.inf]])
+    sb = SimulatedBenchmark(logits, (Fraction(1), Fraction(2)),
+                            ((Fraction(3), Fraction(4), Fraction(5)),) * 2)
+    n = 200_000
+    codes = sb.sample(n, np.random.default_rng(1), temperature=1.0)
+    assert codes.shape == (2, n) and codes.dtype.kind == "i"
+    p = sb.probabilities(1.0)
+    for i in range(2):
+        freq = np.array([np.mean(codes[i] == j) for j in range(4)] + [np.mean(codes[i] == NO_ANSWER)])
+        sigma = np.sqrt(p[i] * (1 - p[i]) / n)
+        assert (np.abs(freq - p[i]) <= 5 * sigma + 1e-12).all(), (freq, p[i])
+    assert not (codes[0] == 3).any()          # a -inf logit is never sampled
+    assert not (codes[1] == 0).any() and not (codes[1] == NO_ANSWER).any()
+
+
+def test_sample_is_seeded_and_in_range(bench):
+    a = bench.sample(16, np.random.default_rng(5))
+    b = bench.sample(16, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+    assert a.min() >= NO_ANSWER and a.max() <= bench.n_wrong
+
+
+def test_some_problems_have_a_wrong_plurality():
+    b = make_benchmark(300, np.random.default_rng(2))
+    p = b.probabilities(0.6)
+    plural = p[:, 0] > p[:, 1:-1].max(axis=1)
+    assert 0.4 < plural.mean() < 0.9
+    assert p[:, 0].std() > 0.2  # a real spread of difficulties
+
+
+def test_subset(bench):
+    sub = bench.subset([3, 3, 0])
+    np.testing.assert_array_equal(sub.logits, bench.logits[[3, 3, 0]])
+    assert sub.gold == (bench.gold[3], bench.gold[3], bench.gold[0])
+    for bad in ([60], [-1], [[0]]):
+        with pytest.raises(ValueError, match="index"):
+            bench.subset(bad)
+
+
+def binom_pmf(n, p, c):
+    return math.comb(n, c) * p ** c * (1 - p) ** (n - c)
+
+
+@given(st.integers(1, 12), st.integers(0, 8).map(lambda i: Fraction(i, 8)), st.data())
+@settings(max_examples=150, deadline=None)
+def test_truth_formulas_against_exact_binomial_sums(n, p, data):
+    k = data.draw(st.integers(1, n))
+    truth = 1 - (1 - p) ** k
+    assert expected_pass_at_k(float(p), k) == pytest.approx(float(truth), abs=1e-14)
+    # the unbiased estimator averages to the truth; the plug-in averages to less (Jensen)
+    unbiased = sum(binom_pmf(n, p, c) * (1 - Fraction(math.comb(n - c, k), math.comb(n, k)))
+                   for c in range(n + 1))
+    plug = sum(binom_pmf(n, p, c) * (1 - (1 - Fraction(c, n)) ** k) for c in range(n + 1))
+    assert unbiased == truth
+    assert plug <= truth
+    assert expected_plugin_pass_at_k(n, float(p), k) == pytest.approx(float(plug), abs=1e-12)
+    values = r1lib.pass_at_k(n, np.arange(n + 1), k)
+    assert sum(float(binom_pmf(n, p, c)) * values[c] for c in range(n + 1)) == pytest.approx(float(truth), abs=1e-12)
+
+
+def test_plugin_and_expected_plugin_vectorised_and_by_monte_carlo():
+    rng = np.random.default_rng(9)
+    p = np.array([0.0, 0.05, 0.3, 0.7, 1.0])
+    n, k = 16, 4
+    exact = expected_plugin_pass_at_k(n, p, k)
+    c = rng.binomial(n, p, size=(200_000, 5))
+    mc = plugin_pass_at_k(n, c, k).mean(axis=0)
+    np.testing.assert_allclose(mc, exact, atol=3e-3)
+    assert exact[0] == 0.0 and exact[-1] == 1.0
+    assert (exact[1:-1] < expected_pass_at_k(p[1:-1], k)).all()  # strictly biased low inside (0, 1)
+    assert plugin_pass_at_k(10, 5, 2) == pytest.approx(0.75)
+    assert plugin_pass_at_k(8, [0, 4, 8], 8).tolist() == pytest.approx([0.0, 1 - 0.5 ** 8, 1.0])
+
+
+def test_expected_plugin_is_warning_free_at_the_edges():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = expected_plugin_pass_at_k(64, np.array([0.0, 1e-300, 0.5, 1 - 1e-16, 1.0]), 64)
+    assert np.isfinite(out).all() and out[0] == 0.0 and out[-1] == pytest.approx(1.0)
+
+
+def test_answer_lists():
+    assert answer_lists([[0, -1, 2], [1, 1, -1]]) == [[0, None, 2], [1, 1, None]]
+    # ready for maj_at_k: None never wins
+    assert r1lib.maj_at_k(answer_lists([[-1, -1, 0]])[0], 0, 3) == 1.0
+    with pytest.raises(ValueError, match="shape"):
+        answer_lists([0, 1])
+
+
+def test_render_round_trip(bench):
+    rng = np.random.default_rng(3)
+    codes = bench.sample(32, rng, temperature=1.5)
+    codes[:, 0] = NO_ANSWER  # every problem gets malformed outputs too
+    outputs = render_outputs(bench, codes, rng, p_variant=0.7, p_draft_box=0.5)
+    assert len(outputs) == 60 and all(len(row) == 32 for row in outputs)
+    kinds = set()
+    for i, row in enumerate(outputs):
+        values = (bench.gold[i],) + bench.wrong[i]
+        for code, text in zip(codes[i], row):
+            got = parse_answer(text)
+            if code == NO_ANSWER:
+                assert got is None, text
+                kinds.add(text.split("\n")[-1][:12])
+            else:
+                assert got == values[code], text
+    assert len(kinds) >= 3  # several kinds of malformed output
+
+
+def test_variants_really_split_raw_strings_and_draft_boxes_are_ignored(bench):
+    rng = np.random.default_rng(4)
+    codes = np.zeros((60, 40), dtype=int)  # always the correct answer
+    canonical = render_outputs(bench, codes, rng, p_variant=0.0, p_draft_box=1.0)
+    varied = render_outputs(bench, codes, rng, p_variant=1.0, p_draft_box=0.0)
+    for i in range(60):
+        assert len({extract_answer(t) for t in canonical[i]}) == 1
+        assert len({extract_answer(t) for t in varied[i]}) >= 2
+        assert {parse_answer(t) for t in varied[i]} == {bench.gold[i]}
+        assert all("boxed" in t.split("</think>")[0] for t in canonical[i])  # draft inside think
+    assert normalize_answer(extract_answer(canonical[0][0])) == bench.gold[0]
+
+
+BAD = [
+    (lambda: make_benchmark(0, np.random.default_rng(0)), ValueError, "n_problems"),
+    (lambda: make_benchmark(5, 0), TypeError, "Generator"),
+    (lambda: make_benchmark(5.0, np.random.default_rng(0)), TypeError, "n_problems"),
+    (lambda: make_benchmark(5, np.random.default_rng(0), n_wrong=0), ValueError, "n_wrong"),
+    (lambda: make_benchmark(5, np.random.default_rng(0), skill=float("nan")), ValueError, "skill"),
+    (lambda: make_benchmark(5, np.random.default_rng(0), skill="1"), TypeError, "skill"),
+    (lambda: make_benchmark(5, np.random.default_rng(0), difficulty_spread=-1), ValueError, "difficulty_spread"),
+    (lambda: make_benchmark(5, np.random.default_rng(0), no_answer_logit=np.inf), ValueError, "no_answer_logit"),
+    (lambda: SimulatedBenchmark(np.zeros(3), (), ()), ValueError, "logits"),
+    (lambda: SimulatedBenchmark(np.zeros((2, 3)), (1,), (1,)), ValueError, "one entry per problem"),
+    (lambda: SimulatedBenchmark(np.full((1, 3), np.nan), (1,), (1,)), ValueError, "NaN"),
+    (lambda: expected_pass_at_k(1.5, 2), ValueError, "p_correct"),
+    (lambda: expected_pass_at_k(0.5, 0), ValueError, "k"),
+    (lambda: plugin_pass_at_k(4, 5, 1), ValueError, "0 <= c <= n"),
+    (lambda: plugin_pass_at_k(4, 1, 5), ValueError, "1 <= k <= n"),
+    (lambda: plugin_pass_at_k([4, 4], [1, 1, 1], 1), ValueError, "broadcast"),
+    (lambda: expected_plugin_pass_at_k(4, 0.5, 5), ValueError, "k must be <= n"),
+    (lambda: expected_plugin_pass_at_k(4, -0.1, 2), ValueError, "p_correct"),
+    (lambda: expected_plugin_pass_at_k(0, 0.5, 1), ValueError, "n"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_bad_sampler_and_render_arguments(bench):
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        bench.sample(0, rng)
+    with pytest.raises(TypeError, match="Generator"):
+        bench.sample(4, 42)
+    with pytest.raises(ValueError, match="temperature"):
+        bench.sample(4, rng, temperature=0.0)
+    codes = bench.sample(4, rng)
+    with pytest.raises(ValueError, match="shape"):
+        render_outputs(bench, codes[:5], rng)
+    with pytest.raises(ValueError, match="codes must lie"):
+        render_outputs(bench, codes + 10, rng)
+    with pytest.raises(ValueError, match="p_variant"):
+        render_outputs(bench, codes, rng, p_variant=1.5)
+    with pytest.raises(TypeError, match="Generator"):
+        render_outputs(bench, codes, None)
