@@ -54,7 +54,7 @@ MOVE_TIMEOUT_S = 20
 def find_chromium() -> Optional[str]:
     """Debian's Chromium: $R1_CHROMIUM, else ``chromium`` / ``chromium-browser`` on PATH."""
     candidates = [os.environ.get("R1_CHROMIUM"), shutil.which("chromium"),
-                  shutil.which("chromium-browser"), "/usr/bin/chromium"]
+                  shutil.which("chromium-browser")]
     for path in candidates:
         if path and os.path.isfile(path) and os.access(path, os.X_OK):
             return path
@@ -201,6 +201,15 @@ class LabServer:
 
     def start(self) -> "LabServer":
         env = self._environment()
+        for attempt in range(3):  # the free port can be taken between probing and binding
+            if attempt:
+                self.port = _free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+            if self._launch(env):
+                return self
+        raise RuntimeError(f"jupyter lab did not start:\n{self.log_tail()}")
+
+    def _launch(self, env: dict) -> bool:
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
                "--ServerApp.port_retries=0", "--IdentityProvider.token=",
@@ -210,19 +219,22 @@ class LabServer:
                "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                "--MappingKernelManager.cull_idle_timeout=0"]
+        if getattr(self, "_log", None):
+            self._log.close()
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=self.checkout / "notebooks", env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited ({self.proc.returncode}):\n{self.log_tail()}")
+                return False
             try:
                 with urllib.request.urlopen(f"{self.url}/api/status", timeout=2) as r:
                     if r.status == 200:
-                        return self
+                        return True
             except OSError:
                 time.sleep(0.25)
+        self.stop()
         raise RuntimeError(f"jupyter lab did not answer in 90 s:\n{self.log_tail()}")
 
     def log_tail(self, n: int = 40) -> str:
@@ -277,6 +289,7 @@ class NotebookReport:
     problems: list = field(default_factory=list)
     screenshots: list = field(default_factory=list)
     kernel: dict = field(default_factory=dict)
+    phases: dict = field(default_factory=dict)
     console_errors: list = field(default_factory=list)
 
     def slider_ms(self) -> list[float]:
@@ -375,9 +388,16 @@ JS_PANELS = """() => {
     });
     const status = p.querySelector('.r1-status');
     const img = p.querySelector('.r1-figure img');
+    const box = p.querySelector('.r1-figure');
+    let clip = null;
+    if (img && box) {  // the figure area has a fixed height and hides what overflows it
+      const a = img.getBoundingClientRect(), b = box.getBoundingClientRect();
+      clip = {bottom: Math.round(a.bottom - b.bottom), right: Math.round(a.right - b.right),
+              imgH: Math.round(a.height), boxH: Math.round(b.height)};
+    }
     return {index: i, name, cell: cells.indexOf(p.closest('.jp-Cell')), sliders,
-            status: status ? status.innerText : null, hasImage: !!img,
-            imageSize: img ? [img.naturalWidth, img.naturalHeight] : null};
+            status: status ? status.innerText : null, hasImage: !!img && img.complete && img.naturalWidth > 0,
+            imageSize: img ? [img.naturalWidth, img.naturalHeight] : null, clip};
   });
   const loose = Array.from(root.querySelectorAll('.widget-slider, .widget-hslider, .widget-vslider'))
     .filter(s => !s.closest('.r1-panel'))
@@ -396,8 +416,9 @@ JS_ARM = """([i, j]) => {
                  t0: null, tFig: null, tText: null};
   handle.addEventListener('keydown', () => { if (window.__r1.t0 === null) window.__r1.t0 = performance.now(); },
                           {capture: true, once: true});
+  const readout = panel.querySelectorAll('.r1-slider')[j].querySelector('.widget-readout');
   return {value: handle.getAttribute('aria-valuenow'), min: handle.getAttribute('aria-valuemin'),
-          max: handle.getAttribute('aria-valuemax')};
+          max: handle.getAttribute('aria-valuemax'), readout: readout ? readout.innerText.trim() : ''};
 }"""
 
 # Done when both changed; or when only one changed and the other has not followed in 2 s; or
@@ -546,22 +567,44 @@ def _check(page, server_url: str, name: str, shots: Path, index: int, report: No
         kernel_panels = []
     _check_kernel(report, kernel_panels)
 
-    for p in report.panels:
-        if not p["hasImage"]:
-            problems.append(f"panel {p['name']!r} (cell {p['cell']}) shows no figure")
-        if p["status"] and p["status"].lstrip().startswith("error:"):
-            problems.append(f"callback error in panel {p['name']!r} at its start values: {p['status']}")
-        for s in p["sliders"]:
-            if not s["handle"] or not s["handleSize"] or min(s["handleSize"]) <= 0:
-                problems.append(f"panel {p['name']!r}: slider {s['key']!r} did not render a handle")
+    at_start = _panel_problems(report.panels)
+    problems += [f"{m} (at the start values)" for m in at_start]
 
+    t_moves = time.perf_counter()
     for i, p in enumerate(report.panels):
         for j, s in enumerate(p["sliders"]):
             if s["handle"]:
                 _move(page, name, i, j, p, s, report)
+    report.phases["moves_s"] = time.perf_counter() - t_moves
+    problems += [f"{m} (after the moves)" for m in _panel_problems(page.evaluate(JS_PANELS)["panels"])
+                 if m not in at_start]
     _collect_page_errors(page, report)
 
+    t_shots = time.perf_counter()
     _screenshots(page, shots, stem, report)
+    report.phases["screenshots_s"] = time.perf_counter() - t_shots
+
+
+def _panel_problems(panels: list) -> list[str]:
+    out = []
+    for p in panels:
+        where = f"panel {p['name']!r} (cell {p['cell']})"
+        if not p["hasImage"]:
+            out.append(f"{where} shows no figure")
+        if not (p["status"] or "").strip():
+            out.append(f"{where} shows no status text")
+        elif p["status"].lstrip().startswith("error:"):
+            out.append(f"callback error in panel {p['name']!r}: {p['status']}")
+        clip = p.get("clip")
+        if clip and (clip["bottom"] > 2 or clip["right"] > 2):
+            out.append(f"{where}: the figure is cut off (image {clip['imgH']} px tall in a "
+                       f"{clip['boxH']} px figure area; {max(clip['bottom'], 0)} px hidden at the "
+                       f"bottom, {max(clip['right'], 0)} px at the right): make the Panel taller "
+                       "(height=...) or the figure smaller")
+        for s in p["sliders"]:
+            if not s["handle"] or not s["handleSize"] or min(s["handleSize"]) <= 0:
+                out.append(f"{where}: slider {s['key']!r} did not render a handle")
+    return out
 
 
 def _check_kernel(report: NotebookReport, kernel_panels: list) -> None:
@@ -627,8 +670,8 @@ def _move(page, name: str, i: int, j: int, panel: dict, slider: dict, report: No
     handle = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .r1-panel").nth(i) \
         .locator(".r1-slider").nth(j).locator(".noUi-handle")
     key, state, res = _press(page, name, handle, i, j)
-    move = Move(panel["name"], slider["key"], key, state["value"], res["value"], res["figMs"],
-                res["textMs"], [res["figMs"]])
+    move = Move(panel["name"], slider["key"], key, state["readout"] or state["value"],
+                res["readout"] or res["value"], res["figMs"], res["textMs"], [res["figMs"]])
     report.moves.append(move)
     if res["textAfter"].lstrip().startswith("error:"):
         problems.append(f"callback error in panel {panel['name']!r} after moving {slider['key']!r} "
@@ -638,11 +681,11 @@ def _move(page, name: str, i: int, j: int, panel: dict, slider: dict, report: No
         problems.append(f"{where}: {key} on the handle did not move it (value {state['value']})")
         return
     if not res["figureChanged"]:
-        problems.append(f"{where}: moving it ({state['value']} -> {res['value']}) did not change "
-                        "the figure")
+        problems.append(f"{where}: moving it ({move.value_before} -> {move.value_after}) did not "
+                        "change the figure")
     if res["textMs"] is None or _strip_timing(res["textAfter"]) == _strip_timing(res["textBefore"]):
-        problems.append(f"{where}: moving it ({state['value']} -> {res['value']}) did not change "
-                        f"the status text (still {_strip_timing(res['textAfter'])!r})")
+        problems.append(f"{where}: moving it ({move.value_before} -> {move.value_after}) did not "
+                        f"change the status text (still {_strip_timing(res['textAfter'])!r})")
     if move.figure_ms is None:
         return
     # Over the limit: go back (untimed) and repeat the same move; the best time counts, since
@@ -714,33 +757,40 @@ def launch_browser(playwright, chromium: str):
 
 
 def main(argv: list[str]) -> int:
-    """``python tests/ui/lab_harness.py [notebook.ipynb ...] [--selftest]``: run without pytest."""
+    """``python tests/ui/lab_harness.py [notebooks/NN_x.ipynb ...] [--selftest]``, without pytest.
+
+    Any .ipynb path works (it is copied into the temporary checkout's notebooks/ folder)."""
     from playwright.sync_api import sync_playwright
 
     import selftest_notebooks
 
-    names = [a for a in argv if not a.startswith("--")]
     chromium = find_chromium()
     if chromium is None:
-        print("no chromium; run tests/ui/ensure_chromium.sh")
+        print("no chromium: run tests/ui/ensure_chromium.sh")
         return 2
+    paths = [Path(a) for a in argv if not a.startswith("--")]
+    selftest = "--selftest" in argv
     with tempfile.TemporaryDirectory(prefix="r1-ui-") as tmp:
         tmp = Path(tmp)
-        extra = selftest_notebooks.write if "--selftest" in argv else None
-        checkout = make_checkout(tmp, extra)
-        for n in names:
-            if not (checkout / "notebooks" / Path(n).name).exists():
-                shutil.copy(n, checkout / "notebooks" / Path(n).name)
-        names = [Path(n).name for n in names]
-        if "--selftest" in argv:
-            names += [selftest_notebooks.GOOD_NAME, selftest_notebooks.BAD_NAME]
+        checkout = make_checkout(tmp, selftest_notebooks.write if selftest else None)
+        jobs = []
+        for path in paths:
+            target = checkout / "notebooks" / path.name
+            if not target.exists():
+                shutil.copy(path, target)
+            jobs.append((path.name, SCREENSHOTS))
+        if selftest:
+            jobs += [(n, SCREENSHOTS / "selftest")
+                     for n in (selftest_notebooks.GOOD_NAME, selftest_notebooks.BAD_NAME)]
+        failed = 0
         with LabServer(checkout, tmp / "state") as server, sync_playwright() as pw:
             browser = launch_browser(pw, chromium)
-            for i, n in enumerate(names):
-                rep = check_notebook(browser, server.url, n, SCREENSHOTS, i)
-                print(rep.summary_line())
+            for i, (name, shots) in enumerate(jobs):
+                rep = check_notebook(browser, server.url, name, shots, i)
+                failed += bool(rep.problems)
+                print(rep.summary_line(), {k: round(v, 1) for k, v in rep.phases.items()})
                 for m in rep.moves:
-                    print(f"   {m.panel}.{m.control} {m.key} {m.value_before}->{m.value_after}: "
+                    print(f"   {m.panel}.{m.control} {m.key} {m.value_before} -> {m.value_after}: "
                           f"figure {m.figure_ms} ms, text {m.text_ms} ms, attempts {m.attempts}")
                 for prob in rep.problems:
                     print("   PROBLEM:", prob)
@@ -748,7 +798,7 @@ def main(argv: list[str]) -> int:
                 for c in rep.console_errors[:10]:
                     print("   ", c)
             browser.close()
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -96,9 +96,14 @@ def draw_slow(k):
     ax.plot([0, k])
     return fig, f"k = {k}"
 
+def draw_tall(k):  # taller than its panel's figure area
+    fig, ax = new_figure(width=4, height=4)
+    ax.plot([0, k])
+    return fig, f"k = {k}"
+
 panels = [Panel(name, {"k": int_slider("k", 5, 0, 10)}, draw, height="200px")
           for name, draw in [("raises", draw_raises), ("static", draw_static),
-                             ("warns", draw_warns), ("slow", draw_slow)]]
+                             ("warns", draw_warns), ("slow", draw_slow), ("tall", draw_tall)]]
 display(*[p.show() for p in panels])"""
 
 _BAD_LOOSE_SLIDER = """\
@@ -120,6 +125,7 @@ BAD_MARKERS = {
     "text unchanged": "panel 'static', slider 'k': moving it (5.0 -> 10.0) did not change the status text",
     "warning in widget": "warned-in-widget",
     "slow callback": "panel 'slow', slider 'k': slider -> figure took",
+    "figure cut off": "panel 'tall' (cell 3): the figure is cut off",
     "slider outside a Panel": "slider 'loose' is outside an r1 Panel",
     "stderr in a cell": "cell 5 wrote to stderr: 'stderr-at-top-level",
     "panel never shown": "panel 'nevershown' (controls ['k']) exists in the kernel but is not shown",
