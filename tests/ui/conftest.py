@@ -107,19 +107,13 @@ def _write_summary(server_log: str) -> None:
     for r in _reports:
         lines.append(("(harness self-test) " if getattr(r, "selftest", False) else "") + r.summary_line())
         for m in r.moves:
-            lines.append(f"  - {m.panel}.{m.control} ({m.key}, {m.value_before} -> {m.value_after}): "
-                         f"figure {_ms(m.figure_ms)}, status text {_ms(m.text_ms)}"
-                         + (f", attempts {[_ms(a) for a in m.attempts]}" if len(m.attempts) > 1 else ""))
+            lines.append("  - " + m.describe())
         for p in r.problems:
             lines.append(f"  - PROBLEM: {p}")
         for s in r.screenshots:
             lines.append(f"  - screenshot: {os.path.relpath(s, lab_harness.ROOT)}")
     (lab_harness.SCREENSHOTS / "summary.md").write_text("\n".join(lines) + "\n")
     (lab_harness.SCREENSHOTS / "jupyterlab.log").write_text(server_log)
-
-
-def _ms(value) -> str:
-    return "-" if value is None else f"{value:.0f} ms"
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -267,14 +267,22 @@ class LabServer:
 
 @dataclass
 class Move:
+    """One user action on one control of a panel, timed in the page."""
     panel: str
     control: str
-    key: str
+    kind: str                     # slider | dropdown | toggle | checkbox | radio | text
+    action: str                   # e.g. "PageUp", "select 'wrong'", "type"
     value_before: str
     value_after: str
-    figure_ms: Optional[float]    # key press -> new figure image on the page
-    text_ms: Optional[float]      # key press -> new status text
+    figure_ms: Optional[float]    # action -> new figure image on the page
+    text_ms: Optional[float]      # action -> new status text
     attempts: list = field(default_factory=list)
+
+    def describe(self) -> str:
+        ms = lambda v: "-" if v is None else f"{v:.0f} ms"  # noqa: E731
+        tries = f" (tries: {', '.join(ms(a) for a in self.attempts)})" if len(self.attempts) > 1 else ""
+        return (f"{self.panel}.{self.control} [{self.kind}] {self.action}, {self.value_before!r} -> "
+                f"{self.value_after!r}: figure {ms(self.figure_ms)}, status text {ms(self.text_ms)}{tries}")
 
 
 @dataclass
@@ -293,12 +301,16 @@ class NotebookReport:
     console_errors: list = field(default_factory=list)
 
     def slider_ms(self) -> list[float]:
-        return [m.figure_ms for m in self.moves if m.figure_ms is not None]
+        return [m.figure_ms for m in self.moves if m.kind == "slider" and m.figure_ms is not None]
 
     def summary_line(self) -> str:
         ms = self.slider_ms()
         fig = (f"slider->figure median {sorted(ms)[len(ms) // 2]:.0f} ms, max {max(ms):.0f} ms "
                f"over {len(ms)} slider(s)") if ms else "no slider moved"
+        others = [m for m in self.moves if m.kind != "slider"]
+        if others:
+            oms = [m.figure_ms or m.text_ms for m in others if (m.figure_ms or m.text_ms) is not None]
+            fig += f" (+{len(others)} other control(s)" + (f", max {max(oms):.0f} ms)" if oms else ")")
         return (f"{self.name}: open->idle {self.open_to_idle_s:.1f} s, run-all {self.run_all_s:.1f} s, "
                 f"{fig}; {len(self.problems)} problem(s)")
 
@@ -308,8 +320,6 @@ class NotebookReport:
         return d
 
 
-JS_CURRENT = "window.jupyterapp && window.jupyterapp.shell.currentWidget"
-
 JS_KERNEL_IDLE = """(name) => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   if (!w || !w.context || w.context.path !== name || !w.sessionContext) return false;
@@ -317,10 +327,10 @@ JS_KERNEL_IDLE = """(name) => {
   return !!k && k.connectionStatus === 'connected' && k.status === 'idle' && w.content.widgets.length > 0;
 }"""
 
+# NotebookActions.runAll resolves when the last cell has run (or one raised).
 JS_RUN_ALL = """async (timeoutMs) => {
-  const app = window.jupyterapp;
   const t0 = performance.now();
-  const run = app.commands.execute('notebook:run-all-cells');
+  const run = window.jupyterapp.commands.execute('notebook:run-all-cells');
   const timer = new Promise(r => setTimeout(() => r('timeout'), timeoutMs));
   const result = await Promise.race([run, timer]);
   return {result: String(result), ms: performance.now() - t0};
@@ -339,8 +349,7 @@ JS_CELLS = """() => {
       out.prompt = (c.node.querySelector('.jp-InputPrompt') || {}).textContent || '';
       out.outputs = m.outputs.toJSON().map(o => ({type: o.output_type, name: o.name || null,
         text: o.output_type === 'stream' ? String(o.text).slice(0, 2000) :
-              o.output_type === 'error' ? (o.ename + ': ' + o.evalue) : null,
-        mimes: o.data ? Object.keys(o.data) : []}));
+              o.output_type === 'error' ? (o.ename + ': ' + o.evalue) : null}));
     }
     return out;
   });
@@ -349,43 +358,76 @@ JS_CELLS = """() => {
 # Everything red or broken on the rendered page, including inside widget outputs.
 JS_PAGE_ERRORS = """() => {
   const root = window.jupyterapp.shell.currentWidget.content.node;
+  const cells = Array.from(root.querySelectorAll('.jp-Cell'));
   const found = [];
-  const cellOf = el => {
-    const cell = el.closest('.jp-Cell');
-    return cell ? Array.from(root.querySelectorAll('.jp-Cell')).indexOf(cell) : -1;
-  };
   for (const el of root.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')) {
-    const inWidget = !!el.closest('.widget-output, .jupyter-widgets-output-area');
     const panel = el.closest('.r1-panel');
-    found.push({where: inWidget ? 'widget output' : 'cell output', cell: cellOf(el),
+    found.push({where: el.closest('.widget-output, .jupyter-widgets-output-area') ? 'widget output' : 'cell output',
+                cell: cells.indexOf(el.closest('.jp-Cell')),
                 panel: panel ? (Array.from(panel.classList).find(c => c.startsWith('r1-panel-')) || '') : '',
-                text: el.innerText.slice(0, 1500)});
+                text: el.textContent.slice(0, 1500)});
   }
-  for (const el of root.querySelectorAll('.jp-OutputArea-output, .widget-output, .jupyter-widgets')) {
-    const t = el.innerText || '';
-    if (/Error displaying widget|Error rendering output|model not found/.test(t) && t.length < 500)
-      found.push({where: 'widget render', cell: cellOf(el), panel: '', text: t.slice(0, 500)});
+  for (const el of root.querySelectorAll('.jp-OutputArea-output')) {
+    const t = el.textContent || '';
+    if (t.length < 500 && /Error displaying widget|Error rendering output|model not found/.test(t))
+      found.push({where: 'widget render', cell: cells.indexOf(el.closest('.jp-Cell')), panel: '', text: t});
   }
   return found;
 }"""
 
-# Panels and sliders as rendered. Sliders outside an r1 Panel are listed too (they cannot be checked).
-JS_PANELS = """() => {
-  const root = window.jupyterapp.shell.currentWidget.content.node;
+# What kind of control an element of a Panel is, and its current state (shared by several scripts).
+JS_CONTROL_LIB = """
+const r1Kind = (s) => {
+  if (s.classList.contains('widget-slider') || s.classList.contains('widget-hslider') ||
+      s.classList.contains('widget-vslider') || s.querySelector('.noUi-target')) return 'slider';
+  if (s.querySelector('select')) return 'dropdown';
+  if (s.classList.contains('widget-toggle-buttons')) return 'toggle';
+  if (s.querySelector('input[type=checkbox]')) return 'checkbox';
+  if (s.querySelector('input[type=radio]')) return 'radio';
+  if (s.querySelector('textarea, input')) return 'text';
+  return 'unknown';
+};
+const r1State = (s) => {
+  const kind = r1Kind(s);
+  const label = ((s.querySelector('.widget-label') || {}).textContent || '').trim();
+  const key = (Array.from(s.classList).find(c => c.startsWith('r1-control-')) || 'r1-control-?').slice(11);
+  const out = {key, kind, label, visible: s.getBoundingClientRect().width > 0 && s.getBoundingClientRect().height > 0};
+  if (kind === 'slider') {
+    const h = s.querySelector('.noUi-handle');
+    const r = h ? h.getBoundingClientRect() : null;
+    Object.assign(out, {rendered: !!h && r.width > 0 && r.height > 0,
+      now: h && h.getAttribute('aria-valuenow'), min: h && h.getAttribute('aria-valuemin'),
+      max: h && h.getAttribute('aria-valuemax'),
+      value: ((s.querySelector('.widget-readout') || {}).textContent || '').trim() || (h && h.getAttribute('aria-valuenow'))});
+  } else if (kind === 'dropdown') {
+    const sel = s.querySelector('select');
+    Object.assign(out, {rendered: sel.options.length > 0, index: sel.selectedIndex, count: sel.options.length,
+                        value: sel.selectedIndex >= 0 ? sel.options[sel.selectedIndex].text : ''});
+  } else if (kind === 'toggle' || kind === 'radio') {
+    const opts = Array.from(s.querySelectorAll(kind === 'toggle' ? 'button' : 'input[type=radio]'));
+    const index = opts.findIndex(b => kind === 'toggle' ? b.classList.contains('mod-active') : b.checked);
+    Object.assign(out, {rendered: opts.length > 0, index, count: opts.length,
+                        value: index >= 0 ? (opts[index].textContent || opts[index].value || String(index)).trim() : ''});
+  } else if (kind === 'checkbox') {
+    const c = s.querySelector('input[type=checkbox]');
+    Object.assign(out, {rendered: true, value: String(c.checked)});
+  } else if (kind === 'text') {
+    const t = s.querySelector('textarea, input');
+    Object.assign(out, {rendered: true, value: t.value});
+  } else {
+    Object.assign(out, {rendered: false, value: ''});
+  }
+  return out;
+};
+const r1Root = () => window.jupyterapp.shell.currentWidget.content.node;
+"""
+
+# Panels and their controls as rendered; sliders outside any r1 Panel are listed too.
+JS_PANELS = """() => {""" + JS_CONTROL_LIB + """
+  const root = r1Root();
   const cells = Array.from(root.querySelectorAll('.jp-Cell'));
   const panels = Array.from(root.querySelectorAll('.r1-panel')).map((p, i) => {
     const name = (Array.from(p.classList).find(c => c.startsWith('r1-panel-')) || 'r1-panel-?').slice(9);
-    const sliders = Array.from(p.querySelectorAll('.r1-slider')).map(s => {
-      const key = (Array.from(s.classList).find(c => c.startsWith('r1-control-')) || 'r1-control-?').slice(11);
-      const h = s.querySelector('.noUi-handle');
-      const r = h ? h.getBoundingClientRect() : null;
-      return {key, kind: s.classList.contains('widget-hslider') || s.classList.contains('widget-slider') ? 'slider' : 'other',
-              handle: !!h, handleSize: r ? [r.width, r.height] : null,
-              readout: ((s.querySelector('.widget-readout') || {}).innerText || '').trim(),
-              label: ((s.querySelector('.widget-label') || {}).innerText || '').trim(),
-              now: h ? h.getAttribute('aria-valuenow') : null, min: h ? h.getAttribute('aria-valuemin') : null,
-              max: h ? h.getAttribute('aria-valuemax') : null};
-    });
     const status = p.querySelector('.r1-status');
     const img = p.querySelector('.r1-figure img');
     const box = p.querySelector('.r1-figure');
@@ -395,57 +437,54 @@ JS_PANELS = """() => {
       clip = {bottom: Math.round(a.bottom - b.bottom), right: Math.round(a.right - b.right),
               imgH: Math.round(a.height), boxH: Math.round(b.height)};
     }
-    return {index: i, name, cell: cells.indexOf(p.closest('.jp-Cell')), sliders,
-            status: status ? status.innerText : null, hasImage: !!img && img.complete && img.naturalWidth > 0,
+    return {index: i, name, cell: cells.indexOf(p.closest('.jp-Cell')),
+            controls: Array.from(p.querySelectorAll('.r1-slider')).map(r1State),
+            status: status ? status.textContent : null,
+            hasImage: !!img && img.complete && img.naturalWidth > 0,
             imageSize: img ? [img.naturalWidth, img.naturalHeight] : null, clip};
   });
   const loose = Array.from(root.querySelectorAll('.widget-slider, .widget-hslider, .widget-vslider'))
     .filter(s => !s.closest('.r1-panel'))
     .map(s => ({cell: cells.indexOf(s.closest('.jp-Cell')),
-                label: ((s.querySelector('.widget-label') || {}).innerText || '').trim()}));
+                label: ((s.querySelector('.widget-label') || {}).textContent || '').trim()}));
   return {panels, loose};
 }"""
 
-# Snapshot one panel; the move is timed in the page (key press -> changed image / changed text).
-JS_ARM = """([i, j]) => {
-  const root = window.jupyterapp.shell.currentWidget.content.node;
-  const panel = root.querySelectorAll('.r1-panel')[i];
+# Before an action on control j of panel i: snapshot the panel, and start the clock on the first
+# event of the action (captured on the control, before ipywidgets sees it).
+JS_ARM = """([i, j, eventName]) => {""" + JS_CONTROL_LIB + """
+  const panel = r1Root().querySelectorAll('.r1-panel')[i];
+  const control = panel.querySelectorAll('.r1-slider')[j];
   const img = panel.querySelector('.r1-figure img');
-  const handle = panel.querySelectorAll('.r1-slider')[j].querySelector('.noUi-handle');
-  window.__r1 = {panel, before: {src: img ? img.src : null, text: panel.querySelector('.r1-status').innerText},
+  window.__r1 = {panel, control, before: {src: img ? img.src : null, text: panel.querySelector('.r1-status').textContent},
                  t0: null, tFig: null, tText: null};
-  handle.addEventListener('keydown', () => { if (window.__r1.t0 === null) window.__r1.t0 = performance.now(); },
-                          {capture: true, once: true});
-  const readout = panel.querySelectorAll('.r1-slider')[j].querySelector('.widget-readout');
-  return {value: handle.getAttribute('aria-valuenow'), min: handle.getAttribute('aria-valuemin'),
-          max: handle.getAttribute('aria-valuemax'), readout: readout ? readout.innerText.trim() : ''};
+  control.addEventListener(eventName, () => { if (window.__r1.t0 === null) window.__r1.t0 = performance.now(); },
+                           {capture: true, once: true});
+  return r1State(control);
 }"""
 
-# Done when both changed; or when only one changed and the other has not followed in 2 s; or
-# when nothing changed 4 s after the key press and the kernel is idle (the press did nothing).
-JS_MOVED = """() => {
+# Done when both changed; or when one changed and the other has not followed in 2 s; or when
+# nothing changed 4 s after the action and the kernel is idle (the action did nothing).
+JS_SETTLED = """() => {
   const s = window.__r1;
   if (s.t0 === null) return false;
   const img = s.panel.querySelector('.r1-figure img');
   const now = performance.now();
   if (s.tFig === null && img && img.src !== s.before.src && img.complete) s.tFig = now;
-  if (s.tText === null && s.panel.querySelector('.r1-status').innerText !== s.before.text) s.tText = now;
+  if (s.tText === null && s.panel.querySelector('.r1-status').textContent !== s.before.text) s.tText = now;
   if (s.tFig !== null && s.tText !== null) return true;
   if ((s.tFig !== null || s.tText !== null) && now - Math.max(s.tFig || 0, s.tText || 0) > 2000) return true;
   const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
   return now - s.t0 > 4000 && k.status === 'idle';
 }"""
 
-JS_MOVE_RESULT = """([i, j]) => {
+JS_RESULT = """() => {""" + JS_CONTROL_LIB + """
   const s = window.__r1;
-  const panel = s.panel;
-  const handle = panel.querySelectorAll('.r1-slider')[j].querySelector('.noUi-handle');
-  const img = panel.querySelector('.r1-figure img');
+  const img = s.panel.querySelector('.r1-figure img');
   return {figMs: s.tFig === null ? null : s.tFig - s.t0, textMs: s.tText === null ? null : s.tText - s.t0,
-          pressed: s.t0 !== null, value: handle.getAttribute('aria-valuenow'),
-          readout: ((panel.querySelectorAll('.r1-slider')[j].querySelector('.widget-readout') || {}).innerText || '').trim(),
-          textBefore: s.before.text, textAfter: panel.querySelector('.r1-status').innerText,
-          figureChanged: !!img && img.src !== s.before.src, hasImage: !!img};
+          acted: s.t0 !== null, state: r1State(s.control),
+          textBefore: s.before.text, textAfter: s.panel.querySelector('.r1-status').textContent,
+          figureChanged: !!img && img.src !== s.before.src};
 }"""
 
 JS_KERNEL_REPORT = """async () => {
@@ -470,11 +509,6 @@ def _strip_timing(text: Optional[str]) -> str:
     return _TIMING_SUFFIX.sub("", text or "").strip()
 
 
-def _py_literal(text: str):
-    import ast
-    return ast.literal_eval(text)
-
-
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
@@ -484,19 +518,19 @@ def _wait_idle(page, name: str, timeout_s: float) -> None:
 
 
 def check_notebook(browser, server_url: str, name: str, shots: Path, index: int = 0) -> NotebookReport:
-    """Open ``name`` (relative to the server's root), run it, move every slider, screenshot it."""
+    """Open ``name`` (relative to the server's root), run it, act on every control, screenshot it."""
     report = NotebookReport(name=name)
-    problems = report.problems
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     page = context.new_page()
-    page.on("pageerror", lambda exc: report.console_errors.append(f"page error: {exc}"))
+    page.on("pageerror", lambda exc: report.console_errors.append(f"page error: {exc}"[:500]))
     page.on("console", lambda msg: report.console_errors.append(f"console.{msg.type}: {msg.text}"[:500])
             if msg.type == "error" else None)
     try:
         _check(page, server_url, name, shots, index, report)
-    except Exception as exc:  # a timeout or a vanished element: record it with a screenshot
-        problems.append(f"harness stopped: {type(exc).__name__}: {str(exc).splitlines()[0][:400]}")
+    except Exception as exc:  # a timeout or a vanished element: record it, with a screenshot
+        report.problems.append(f"harness stopped: {type(exc).__name__}: {str(exc).splitlines()[0][:400]}")
         try:
+            shots.mkdir(parents=True, exist_ok=True)
             path = shots / f"{_safe(Path(name).stem)}__FAILED.png"
             page.screenshot(path=str(path))
             report.screenshots.append(str(path))
@@ -509,7 +543,6 @@ def check_notebook(browser, server_url: str, name: str, shots: Path, index: int 
 
 def _check(page, server_url: str, name: str, shots: Path, index: int, report: NotebookReport) -> None:
     problems = report.problems
-    stem = _safe(Path(name).stem)
     # A workspace of its own per notebook: nothing from another notebook's session is restored.
     t0 = time.perf_counter()
     page.goto(f"{server_url}/lab/workspaces/r1ui{index}/tree/{name}?reset", wait_until="domcontentloaded")
@@ -526,13 +559,46 @@ def _check(page, server_url: str, name: str, shots: Path, index: int, report: No
         problems.append(f"run all cells did not finish within {RUN_ALL_TIMEOUT_S} s")
     _wait_idle(page, name, RUN_ALL_TIMEOUT_S)
     report.run_all_s = run["ms"] / 1000
+    _check_cells(page.evaluate(JS_CELLS), report)
 
-    cells = page.evaluate(JS_CELLS)
+    # Widgets render after their comm messages: wait until every panel shows a figure and a status.
+    try:
+        page.wait_for_function(
+            "() => Array.from(window.jupyterapp.shell.currentWidget.content.node.querySelectorAll('.r1-panel'))"
+            ".every(p => p.querySelector('.r1-figure img') && p.querySelector('.r1-status').textContent.trim())",
+            timeout=30_000, polling=100)
+    except Exception:
+        problems.append("not every panel showed a figure and a status line within 30 s of run-all")
+    layout = page.evaluate(JS_PANELS)
+    report.panels = layout["panels"]
+    for s in layout["loose"]:
+        problems.append(f"cell {s['cell']}: slider {s['label']!r} is outside an r1 Panel "
+                        "(the test cannot tell what it should change)")
+    _check_kernel(page.evaluate(JS_KERNEL_REPORT), report)
+    at_start = _panel_problems(report.panels)
+    problems += [f"{m} (at the start values)" for m in at_start]
+
+    t_moves = time.perf_counter()
+    for i, p in enumerate(report.panels):
+        for j, c in enumerate(p["controls"]):
+            if c["rendered"]:
+                _exercise(page, name, i, j, p, c, report)
+    report.phases["moves_s"] = time.perf_counter() - t_moves
+    problems += [f"{m} (after the moves)" for m in _panel_problems(page.evaluate(JS_PANELS)["panels"])
+                 if m not in at_start]
+    _collect_page_errors(page, report)
+
+    t_shots = time.perf_counter()
+    _screenshots(page, shots, _safe(Path(name).stem), report)
+    report.phases["screenshots_s"] = time.perf_counter() - t_shots
+
+
+def _check_cells(cells: list, report: NotebookReport) -> None:
+    problems = report.problems
     report.cells = len(cells)
     code = [c for c in cells if c["type"] == "code" and not c["empty"]]
     report.code_cells = len(code)
-    unfinished = [c for c in code
-                  if c["count"] is None or "*" in c["prompt"] or c.get("state") == "running"]
+    unfinished = [c for c in code if c["count"] is None or "*" in c["prompt"] or c.get("state") == "running"]
     if unfinished:
         first = unfinished[0]
         problems.append(f"{len(unfinished)} of {len(code)} code cells did not finish, the first is "
@@ -544,46 +610,6 @@ def _check(page, server_url: str, name: str, shots: Path, index: int, report: No
             elif o["type"] == "stream" and o["name"] == "stderr":
                 problems.append(f"cell {c['index']} wrote to stderr: {o['text'][:300]!r} ({c['head']})")
 
-    # Widgets render after their comm messages: wait until every panel shows a figure.
-    try:
-        page.wait_for_function(
-            "() => Array.from(window.jupyterapp.shell.currentWidget.content.node.querySelectorAll('.r1-panel'))"
-            ".every(p => p.querySelector('.r1-figure img') && p.querySelector('.r1-status').innerText.trim())",
-            timeout=30_000, polling=100)
-    except Exception:
-        problems.append("not every panel showed a figure and a status line within 30 s of run-all")
-    layout = page.evaluate(JS_PANELS)
-    report.panels = layout["panels"]
-    for s in layout["loose"]:
-        problems.append(f"cell {s['cell']}: slider {s['label']!r} is outside an r1 Panel "
-                        "(the test cannot tell what it should change)")
-
-    kernel_raw = page.evaluate(JS_KERNEL_REPORT)
-    try:
-        report.kernel = json.loads(_py_literal(kernel_raw["report"]))
-        kernel_panels = json.loads(_py_literal(kernel_raw["panels"]))
-    except Exception:
-        problems.append(f"could not query the kernel: {kernel_raw}")
-        kernel_panels = []
-    _check_kernel(report, kernel_panels)
-
-    at_start = _panel_problems(report.panels)
-    problems += [f"{m} (at the start values)" for m in at_start]
-
-    t_moves = time.perf_counter()
-    for i, p in enumerate(report.panels):
-        for j, s in enumerate(p["sliders"]):
-            if s["handle"]:
-                _move(page, name, i, j, p, s, report)
-    report.phases["moves_s"] = time.perf_counter() - t_moves
-    problems += [f"{m} (after the moves)" for m in _panel_problems(page.evaluate(JS_PANELS)["panels"])
-                 if m not in at_start]
-    _collect_page_errors(page, report)
-
-    t_shots = time.perf_counter()
-    _screenshots(page, shots, stem, report)
-    report.phases["screenshots_s"] = time.perf_counter() - t_shots
-
 
 def _panel_problems(panels: list) -> list[str]:
     out = []
@@ -594,36 +620,43 @@ def _panel_problems(panels: list) -> list[str]:
         if not (p["status"] or "").strip():
             out.append(f"{where} shows no status text")
         elif p["status"].lstrip().startswith("error:"):
-            out.append(f"callback error in panel {p['name']!r}: {p['status']}")
+            out.append(f"callback error in panel {p['name']!r}: {p['status'][:300]}")
         clip = p.get("clip")
         if clip and (clip["bottom"] > 2 or clip["right"] > 2):
             out.append(f"{where}: the figure is cut off (image {clip['imgH']} px tall in a "
                        f"{clip['boxH']} px figure area; {max(clip['bottom'], 0)} px hidden at the "
                        f"bottom, {max(clip['right'], 0)} px at the right): make the Panel taller "
                        "(height=...) or the figure smaller")
-        for s in p["sliders"]:
-            if not s["handle"] or not s["handleSize"] or min(s["handleSize"]) <= 0:
-                out.append(f"{where}: slider {s['key']!r} did not render a handle")
+        for c in p["controls"]:
+            if not c["rendered"] or not c["visible"]:
+                out.append(f"{where}: control {c['key']!r} ({c['kind']}) did not render")
     return out
 
 
-def _check_kernel(report: NotebookReport, kernel_panels: list) -> None:
+def _check_kernel(raw: dict, report: NotebookReport) -> None:
+    """The kernel's own account: where r1lib came from, subprocesses, connections, panels."""
+    import ast
+
     problems = report.problems
-    k = report.kernel
-    if k:
-        r1 = k.get("r1lib")
-        expected = str(Path(k.get("cwd", "")).parent / "r1lib")
-        if not r1:
-            problems.append("the kernel never imported r1lib")
-        elif not r1.startswith(expected):
-            problems.append(f"r1lib came from {r1}, not from the checkout next to notebooks/ ({expected})")
-        pips = [s for s in k.get("subprocesses", []) if re.search(r"\bpip\d?\b|\binstall\b", s)]
-        if pips:
-            problems.append(f"the notebook ran pip outside Colab: {pips[:3]}")
-        if k.get("connections"):
-            problems.append(f"the kernel connected to the network at run time: {k['connections'][:5]}")
+    try:
+        report.kernel = k = json.loads(ast.literal_eval(raw["report"]))
+        kernel_panels = json.loads(ast.literal_eval(raw["panels"]))
+    except Exception:
+        problems.append(f"could not query the kernel: {raw}")
+        return
+    r1 = k.get("r1lib")
+    expected = str(Path(k.get("cwd", "")).parent / "r1lib")
+    if not r1:
+        problems.append("the kernel never imported r1lib")
+    elif not r1.startswith(expected):
+        problems.append(f"r1lib came from {r1}, not from the checkout next to notebooks/ ({expected})")
+    pips = [s for s in k.get("subprocesses", []) if re.search(r"\bpip\d?\b|\binstall\b", s)]
+    if pips:
+        problems.append(f"the notebook ran pip outside Colab: {pips[:3]}")
+    if k.get("connections"):
+        problems.append(f"the kernel connected to the network at run time: {k['connections'][:5]}")
     shown = {p["name"] for p in report.panels}
-    for name, keys, n_updates, n_errors in kernel_panels:
+    for name, keys, _n_updates, n_errors in kernel_panels:
         if name not in shown:
             problems.append(f"panel {name!r} (controls {keys}) exists in the kernel but is not shown "
                             "on the page")
@@ -632,88 +665,136 @@ def _check_kernel(report: NotebookReport, kernel_panels: list) -> None:
     names = [p["name"] for p in report.panels]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
-        problems.append(f"panel name(s) shown more than once: {dupes} (the test and readers cannot "
+        problems.append(f"panel name(s) shown more than once: {dupes} (readers and this test cannot "
                         "tell them apart)")
 
 
-def _pick_key(state: dict) -> str:
-    """PageUp moves the handle five steps (a visible change, one update); PageDown near the top."""
-    try:
-        now, hi, lo = float(state["value"]), float(state["max"]), float(state["min"])
-    except (TypeError, ValueError):
-        return "PageUp"
-    return "PageDown" if now >= hi - 1e-9 * max(1.0, abs(hi)) or (hi - now) < (now - lo) * 0.25 else "PageUp"
+# --- acting on one control -------------------------------------------------------------------
 
-
-def _press(page, name: str, handle, i: int, j: int, key: Optional[str] = None):
-    """Press a key on slider j of panel i; returns (key, state before, result) timed in the page."""
-    handle.scroll_into_view_if_needed()
-    state = page.evaluate(JS_ARM, [i, j])
-    key = key or _pick_key(state)
-    handle.focus()
-    handle.press(key)
-    try:
-        page.wait_for_function(JS_MOVED, timeout=MOVE_TIMEOUT_S * 1000, polling="raf")
-    except Exception:
-        pass
-    res = page.evaluate(JS_MOVE_RESULT, [i, j])
-    _wait_idle(page, name, MOVE_TIMEOUT_S)
-    return key, state, res
-
-
+# The event that starts the clock for each kind of action.
+_START_EVENT = {"slider": "keydown", "dropdown": "change", "toggle": "click", "checkbox": "click",
+                "radio": "click", "text": "change"}
 _OPPOSITE = {"PageUp": "PageDown", "PageDown": "PageUp"}
 
 
-def _move(page, name: str, i: int, j: int, panel: dict, slider: dict, report: NotebookReport) -> None:
+def _slider_key(state: dict) -> str:
+    """PageUp moves a noUiSlider handle five steps in one update; PageDown when near the top."""
+    try:
+        now, lo, hi = float(state["now"]), float(state["min"]), float(state["max"])
+    except (TypeError, ValueError):
+        return "PageUp"
+    return "PageDown" if hi - now <= 0.2 * (hi - lo) else "PageUp"
+
+
+def _act(control, state: dict, slider_key: Optional[str] = None) -> str:
+    """Do what a user does to change this control; returns a description of the action."""
+    kind = state["kind"]
+    if kind == "slider":
+        key = slider_key or _slider_key(state)
+        handle = control.locator(".noUi-handle")
+        handle.focus()
+        handle.press(key)
+        return key
+    if kind == "dropdown":
+        target = (state["index"] + 1) % state["count"]
+        control.locator("select").select_option(index=target)
+        return f"select option {target + 1} of {state['count']}"
+    if kind in ("toggle", "radio"):
+        target = (state["index"] + 1) % state["count"]
+        control.locator("button" if kind == "toggle" else "input[type=radio]").nth(target).click()
+        return f"click option {target + 1} of {state['count']}"
+    if kind == "checkbox":
+        control.locator("input[type=checkbox]").click()
+        return "click"
+    # text: edit the value the way a user does (type, then leave the box: continuous_update=False)
+    box = control.locator("textarea, input").first
+    box.click()
+    box.press("Control+End")  # the very end, also in a multi-line textarea
+    box.type("1")
+    box.press("Tab")
+    return "type '1' at the end, Tab"
+
+
+def _timed(page, name: str, control, i: int, j: int, kind: str, slider_key: Optional[str] = None):
+    control.scroll_into_view_if_needed()
+    state = page.evaluate(JS_ARM, [i, j, _START_EVENT.get(kind, "click")])
+    action = _act(control, state, slider_key)
+    try:
+        page.wait_for_function(JS_SETTLED, timeout=MOVE_TIMEOUT_S * 1000, polling="raf")
+    except Exception:
+        pass
+    result = page.evaluate(JS_RESULT)
+    _wait_idle(page, name, MOVE_TIMEOUT_S)
+    return action, state, result
+
+
+def _exercise(page, name: str, i: int, j: int, panel: dict, ctl: dict, report: NotebookReport) -> None:
+    """Change one control; check that the panel follows, with no error, in under a second.
+
+    A slider must change both the figure and the status text (the issue's wording); other
+    controls (dropdowns, toggles, text boxes) must change at least one of them."""
     problems = report.problems
-    where = f"panel {panel['name']!r}, slider {slider['key']!r}"
-    handle = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .r1-panel").nth(i) \
-        .locator(".r1-slider").nth(j).locator(".noUi-handle")
-    key, state, res = _press(page, name, handle, i, j)
-    move = Move(panel["name"], slider["key"], key, state["readout"] or state["value"],
-                res["readout"] or res["value"], res["figMs"], res["textMs"], [res["figMs"]])
+    kind = ctl["kind"]
+    where = f"panel {panel['name']!r}, {'slider' if kind == 'slider' else kind} {ctl['key']!r}"
+    if kind == "unknown":
+        problems.append(f"{where}: the test does not know how to use this control")
+        return
+    control = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .r1-panel").nth(i).locator(".r1-slider").nth(j)
+    action, state, res = _timed(page, name, control, i, j, kind)
+    after = res["state"]
+    move = Move(panel["name"], ctl["key"], kind, action, state["value"], after["value"],
+                res["figMs"], res["textMs"], [res["figMs"]])
     report.moves.append(move)
+    change = f"({action}: {move.value_before!r} -> {move.value_after!r})"
     if res["textAfter"].lstrip().startswith("error:"):
-        problems.append(f"callback error in panel {panel['name']!r} after moving {slider['key']!r} "
-                        f"({key}): {res['textAfter'][:300]}")
+        problems.append(f"callback error in panel {panel['name']!r} after changing {ctl['key']!r} "
+                        f"{change}: {res['textAfter'][:300]}")
         return
-    if res["value"] == state["value"]:
-        problems.append(f"{where}: {key} on the handle did not move it (value {state['value']})")
+    if not res["acted"] or (after.get("now", after["value"]) == state.get("now", state["value"])
+                            and after["value"] == state["value"]):
+        problems.append(f"{where}: the control did not change {change}")
         return
-    if not res["figureChanged"]:
-        problems.append(f"{where}: moving it ({move.value_before} -> {move.value_after}) did not "
-                        "change the figure")
-    if res["textMs"] is None or _strip_timing(res["textAfter"]) == _strip_timing(res["textBefore"]):
-        problems.append(f"{where}: moving it ({move.value_before} -> {move.value_after}) did not "
-                        f"change the status text (still {_strip_timing(res['textAfter'])!r})")
+    fig_same = not res["figureChanged"]
+    text_same = res["textMs"] is None or _strip_timing(res["textAfter"]) == _strip_timing(res["textBefore"])
+    if kind == "slider":
+        if fig_same:
+            problems.append(f"{where}: moving it did not change the figure {change}")
+        if text_same:
+            problems.append(f"{where}: moving it did not change the status text {change}; it still "
+                            f"reads {_strip_timing(res['textAfter'])[:200]!r}")
+    elif fig_same and text_same:
+        problems.append(f"{where}: changing it changed neither the figure nor the status text {change}")
     if move.figure_ms is None:
+        if kind != "slider" and move.text_ms is not None:
+            move.figure_ms = None  # nothing to time against the figure; the text time is reported
         return
-    # Over the limit: go back (untimed) and repeat the same move; the best time counts, since
-    # two shared CPUs make single measurements noisy. A callback that is slow every time stays slow.
+    # Over the limit: undo (untimed) and repeat the same action; the best time counts, since two
+    # shared CPUs make single measurements noisy. A callback that is slow every time stays slow.
     while move.figure_ms >= 1000 * SLIDER_LIMIT_S and len(move.attempts) <= SLOW_RETRIES:
-        _press(page, name, handle, i, j, _OPPOSITE[key])
-        _, _, again = _press(page, name, handle, i, j, key)
+        if kind == "slider":
+            _timed(page, name, control, i, j, kind, _OPPOSITE[action])
+            _, _, again = _timed(page, name, control, i, j, kind, action)
+        else:
+            _, _, again = _timed(page, name, control, i, j, kind)
         move.attempts.append(again["figMs"])
         if again["figMs"] is not None and again["figMs"] < move.figure_ms:
             move.figure_ms, move.text_ms = again["figMs"], again["textMs"]
     if move.figure_ms >= 1000 * SLIDER_LIMIT_S:
-        problems.append(f"{where}: slider -> figure took {move.figure_ms:.0f} ms at best of "
-                        f"{len(move.attempts)} moves (limit {1000 * SLIDER_LIMIT_S:.0f} ms)")
+        problems.append(f"{where}: action -> updated figure took {move.figure_ms:.0f} ms at best of "
+                        f"{len(move.attempts)} tries (limit {1000 * SLIDER_LIMIT_S:.0f} ms)")
 
 
 def _collect_page_errors(page, report: NotebookReport) -> None:
     for e in page.evaluate(JS_PAGE_ERRORS):
+        # A top-level error or stderr output was already reported from the notebook model.
+        if e["where"] == "cell output" and any(p.startswith(f"cell {e['cell']} ") for p in report.problems):
+            continue
         where = f"cell {e['cell']}" + (f", {e['panel']}" if e["panel"] else "")
         text = " ".join(e["text"].split())
-        msg = f"{e['where']} ({where}) shows an error/stderr: {text[:400]!r}"
-        # A top-level stderr output is already reported from the model; keep the widget ones.
-        if e["where"] == "cell output" and any(f"cell {e['cell']} " in p and ("raised" in p or "stderr" in p)
-                                               for p in report.problems):
-            continue
-        report.problems.append(msg)
-    fatal = [c for c in report.console_errors if c.startswith("page error")]
-    for c in fatal:
-        report.problems.append(f"browser: {c[:300]}")
+        report.problems.append(f"{e['where']} ({where}) shows an error/stderr: {text[:400]!r}")
+    for c in report.console_errors:
+        if c.startswith("page error"):
+            report.problems.append(f"browser: {c[:300]}")
 
 
 PAGE_HEIGHT = 1500
@@ -790,8 +871,7 @@ def main(argv: list[str]) -> int:
                 failed += bool(rep.problems)
                 print(rep.summary_line(), {k: round(v, 1) for k, v in rep.phases.items()})
                 for m in rep.moves:
-                    print(f"   {m.panel}.{m.control} {m.key} {m.value_before} -> {m.value_after}: "
-                          f"figure {m.figure_ms} ms, text {m.text_ms} ms, attempts {m.attempts}")
+                    print("   " + m.describe())
                 for prob in rep.problems:
                     print("   PROBLEM:", prob)
                 print("   kernel:", rep.kernel)

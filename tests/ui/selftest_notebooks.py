@@ -61,6 +61,21 @@ def draw_line(slope):
 at_max = Panel("atmax", {"slope": int_slider("slope", 3, 0, 3)}, draw_line, height="240px")
 at_max.show()"""
 
+_GOOD_CHOICES = """\
+def draw_choice(rule, mode, grid, label):
+    fig, ax = new_figure(width=5, height=2.4)
+    ax.plot([0, 1], [0, len(rule) + len(label)], ls="--" if mode == "dashed" else "-")
+    ax.grid(grid)
+    ax.set(xlabel="x", ylabel="y", title=f"{rule}, {mode}, {label}")
+    return fig, f"rule = {rule}, mode = {mode}, grid = {grid}, label = {label!r}"
+
+choices = Panel("choices", {"rule": w.Dropdown(options=["split", "wrong", "first"], value="split"),
+                            "mode": w.ToggleButtons(options=["solid", "dashed"], value="solid"),
+                            "grid": w.Checkbox(value=True, description="grid"),
+                            "label": w.Text(value="run", continuous_update=False)},
+                draw_choice, height="240px")
+choices.show()"""
+
 _GOOD_CHECK = """\
 with warnings.catch_warnings():
     warnings.simplefilter("error")
@@ -119,12 +134,12 @@ _BAD_RAISES = 'raise RuntimeError("cell-raises")'
 _BAD_NEVER_RUNS = 'print("this cell never runs")'
 
 BAD_MARKERS = {
-    "callback raises": "callback error in panel 'raises' after moving 'k'",
+    "callback raises": "callback error in panel 'raises' after changing 'k'",
     "traceback in widget": "widget output (cell 3, r1-panel-raises) shows an error",
-    "figure unchanged": "panel 'static', slider 'k': moving it (5.0 -> 10.0) did not change the figure",
-    "text unchanged": "panel 'static', slider 'k': moving it (5.0 -> 10.0) did not change the status text",
+    "figure unchanged": "panel 'static', slider 'k': moving it did not change the figure",
+    "text unchanged": "panel 'static', slider 'k': moving it did not change the status text",
     "warning in widget": "warned-in-widget",
-    "slow callback": "panel 'slow', slider 'k': slider -> figure took",
+    "slow callback": "panel 'slow', slider 'k': action -> updated figure took",
     "figure cut off": "panel 'tall' (cell 3): the figure is cut off",
     "slider outside a Panel": "slider 'loose' is outside an r1 Panel",
     "stderr in a cell": "cell 5 wrote to stderr: 'stderr-at-top-level",
@@ -146,7 +161,8 @@ def _notebook(cells) -> nbformat.NotebookNode:
 
 def good() -> nbformat.NotebookNode:
     return _notebook([("md", "# Harness self-test: a good notebook"), ("code", _GOOD_PANEL),
-                      ("code", _GOOD_CHECK), ("md", _FILLER), ("code", _GOOD_AT_MAX)])
+                      ("code", _GOOD_CHECK), ("md", _FILLER), ("code", _GOOD_AT_MAX),
+                      ("code", _GOOD_CHOICES)])
 
 
 def bad() -> nbformat.NotebookNode:

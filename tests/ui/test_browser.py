@@ -44,33 +44,35 @@ def test_notebook_in_jupyterlab(lab, notebook: Path):
     report = lab.check(notebook.name)
     print("\n" + report.summary_line())
     for m in report.moves:
-        print(f"  {m.panel}.{m.control}: {m.key} {m.value_before} -> {m.value_after}, "
-              f"figure {m.figure_ms} ms, text {m.text_ms} ms")
+        print("  " + m.describe())
     if report.problems:
         pytest.fail(_explain(report), pytrace=False)
     # Nothing above may pass vacuously: the notebook ran code, and every slider shown was moved.
     assert report.code_cells > 0
-    shown = sum(len(p["sliders"]) for p in report.panels)
+    shown = sum(len(p["controls"]) for p in report.panels)
     assert len(report.moves) == shown
     assert all(Path(s).stat().st_size > 0 for s in report.screenshots)
 
 
 def test_harness_passes_a_good_notebook(lab):
-    """The harness itself: a notebook that follows the conventions gives no problem, and every
-    one of its four sliders (int, float, log, one starting at its maximum) is moved and timed."""
+    """The harness itself: a notebook that follows the conventions gives no problem; every slider
+    (int, float, log, one starting at its maximum) and every other control is changed and timed."""
     report = lab.check(selftest_notebooks.GOOD_NAME, selftest=True)
     if report.problems:
         pytest.fail(_explain(report), pytrace=False)
-    assert [(m.panel, m.control) for m in report.moves] == [
-        ("softmax", "T"), ("softmax", "n"), ("softmax", "shift"), ("atmax", "slope")]
+    assert [(m.panel, m.control, m.kind) for m in report.moves] == [
+        ("softmax", "T", "slider"), ("softmax", "n", "slider"), ("softmax", "shift", "slider"),
+        ("atmax", "slope", "slider"), ("choices", "rule", "dropdown"), ("choices", "mode", "toggle"),
+        ("choices", "grid", "checkbox"), ("choices", "label", "text")]
     assert all(m.figure_ms is not None and 0 < m.figure_ms < 1000 for m in report.moves)
-    assert [m.key for m in report.moves][-1] == "PageDown"  # it started at its maximum
-    assert all(m.value_after != m.value_before for m in report.moves)
+    assert report.moves[3].action == "PageDown"  # it started at its maximum
+    assert [(m.value_before, m.value_after) for m in report.moves[3:]] == [
+        ("3", "0"), ("split", "wrong"), ("solid", "dashed"), ("true", "false"), ("run", "run1")]
     assert report.kernel["r1lib"].endswith("checkout/r1lib/__init__.py")
     assert report.kernel["colab"] is False
     pages = [s for s in report.screenshots if "__page" in s]
     assert len(pages) >= 3  # the second panel is far below the first screen
-    assert len(report.screenshots) == len(pages) + 2  # + one per panel
+    assert len(report.screenshots) == len(pages) + 3  # + one per panel
 
 
 def test_harness_catches_each_defect(lab):
