@@ -538,7 +538,19 @@ def check_notebook(browser, server_url: str, name: str, shots: Path, index: int 
             pass
     finally:
         context.close()
+        _shutdown_sessions(server_url)  # free the kernel's memory before the next notebook
     return report
+
+
+def _shutdown_sessions(server_url: str) -> None:
+    try:
+        with urllib.request.urlopen(f"{server_url}/api/sessions", timeout=10) as r:
+            sessions = json.load(r)
+        for sess in sessions:
+            req = urllib.request.Request(f"{server_url}/api/sessions/{sess['id']}", method="DELETE")
+            urllib.request.urlopen(req, timeout=30).close()
+    except OSError:
+        pass
 
 
 def _check(page, server_url: str, name: str, shots: Path, index: int, report: NotebookReport) -> None:
@@ -603,6 +615,9 @@ def _check_cells(cells: list, report: NotebookReport) -> None:
         first = unfinished[0]
         problems.append(f"{len(unfinished)} of {len(code)} code cells did not finish, the first is "
                         f"cell {first['index']} (prompt {first['prompt'].strip()!r}): {first['head']}")
+    if code and code[0]["outputs"] and not any(o["type"] == "error" for o in code[0]["outputs"]):
+        problems.append(f"the set-up cell (cell {code[0]['index']}) shows output outside Colab; it "
+                        "should do nothing there")
     for c in code:
         for o in c["outputs"]:
             if o["type"] == "error":
