@@ -34,7 +34,7 @@ import numbers
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -350,7 +350,7 @@ class GRPORun:
     lr: float
     inner_steps: int
     max_grad_norm: Optional[float]
-    seed: int
+    seed: Optional[int]  # None when a Generator was passed
     reward: np.ndarray = field(repr=False)        # exact expected reward, mean over prompts
     accuracy: np.ndarray = field(repr=False)      # exact P(correct), mean over prompts
     format: np.ndarray = field(repr=False)        # exact P(well-formed), mean over prompts
@@ -365,7 +365,8 @@ class GRPORun:
 
 def train_grpo(group_size: int = 8, beta: float = 0.04, eps: float = 0.2, steps: int = 80,
                lr: float = 8.0, inner_steps: int = 3, max_grad_norm: Optional[float] = 0.25,
-               seed: int = 0, reference: Optional[ToyPolicy] = None) -> GRPORun:
+               rng: Union[int, np.random.Generator] = 0,
+               reference: Optional[ToyPolicy] = None) -> GRPORun:
     """Train the toy policy with GRPO, starting from (and regularised towards) ``reference``.
 
     Each step samples ``group_size`` outputs for each of the 25 prompts with the current policy
@@ -374,7 +375,11 @@ def train_grpo(group_size: int = 8, beta: float = 0.04, eps: float = 0.2, steps:
     ascent steps of size ``lr`` on the mean over prompts of :func:`r1lib.grpo_objective`. With
     ``inner_steps > 1`` the ratio moves away from 1 and the clip matters.
 
-    Deterministic for a given ``seed``.
+    ``rng`` is a ``numpy.random.Generator`` (consumed) or an integer seed; a run is a
+    deterministic function of it. ``max_grad_norm`` rescales any update whose gradient (of the
+    mean objective, over all parameters) is longer, as TRL's ``max_grad_norm`` does: ``k3``'s
+    gradient ``-beta (1 - pi_ref/pi_theta)`` is unbounded when a token the policy has nearly
+    ruled out is sampled, and one such step can wreck the policy (``None`` switches it off).
     """
     G = _group_size(group_size)
     beta = nonneg_scalar(beta, "beta")
@@ -382,7 +387,7 @@ def train_grpo(group_size: int = 8, beta: float = 0.04, eps: float = 0.2, steps:
     eps = _clip_range(eps)
     if max_grad_norm is not None:
         max_grad_norm = positive_scalar(max_grad_norm, "max_grad_norm")
-    for name, val in (("steps", steps), ("inner_steps", inner_steps), ("seed", seed)):
+    for name, val in (("steps", steps), ("inner_steps", inner_steps)):
         if isinstance(val, (bool, np.bool_)) or not isinstance(val, numbers.Integral) or val < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {_describe(val)}")
     if inner_steps < 1:
@@ -390,8 +395,14 @@ def train_grpo(group_size: int = 8, beta: float = 0.04, eps: float = 0.2, steps:
     ref = base_policy() if reference is None else reference
     if not isinstance(ref, ToyPolicy):
         raise TypeError(f"reference must be a ToyPolicy, got {_describe(ref)}")
+    if isinstance(rng, np.random.Generator):
+        seed = None
+    elif isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)) and rng >= 0:
+        seed, rng = int(rng), np.random.default_rng(int(rng))
+    else:
+        raise TypeError(f"rng must be a numpy.random.Generator or a non-negative integer seed, "
+                        f"got {_describe(rng)}")
     start = time.perf_counter()
-    rng = np.random.default_rng(seed)
     policy = ref.copy()
     ref_table = ref.log_table()
     P = len(PROMPTS)
@@ -435,7 +446,7 @@ def train_grpo(group_size: int = 8, beta: float = 0.04, eps: float = 0.2, steps:
         clip_fraction.append(clipped / (inner_steps * np.count_nonzero(mask)))
         record(table)
     return GRPORun(group_size=G, beta=beta, eps=eps, lr=lr, inner_steps=int(inner_steps),
-                   max_grad_norm=max_grad_norm, seed=int(seed), reward=np.array(hist["reward"]),
+                   max_grad_norm=max_grad_norm, seed=seed, reward=np.array(hist["reward"]),
                    accuracy=np.array(hist["accuracy"]), format=np.array(hist["format"]),
                    kl=np.array(hist["kl"]), answers=np.array(hist["answers"]),
                    batch_reward=np.array(batch_reward), clip_fraction=np.array(clip_fraction),

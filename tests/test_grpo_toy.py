@@ -284,9 +284,10 @@ def test_policy_gradient_matches_finite_differences(seed, beta):
 # ---------------------------------------------------------------------------------------------
 
 def test_training_is_deterministic_and_learns():
-    a = train_grpo(group_size=8, beta=0.04, steps=40, seed=3)
-    b = train_grpo(group_size=8, beta=0.04, steps=40, seed=3)
-    c = train_grpo(group_size=8, beta=0.04, steps=40, seed=4)
+    a = train_grpo(group_size=8, beta=0.04, steps=40, rng=3)
+    b = train_grpo(group_size=8, beta=0.04, steps=40, rng=np.random.default_rng(3))
+    c = train_grpo(group_size=8, beta=0.04, steps=40, rng=4)
+    assert a.seed == 3 and b.seed is None
     np.testing.assert_array_equal(a.reward, b.reward)
     np.testing.assert_array_equal(a.policy.B, b.policy.B)
     assert not np.array_equal(a.reward, c.reward)
@@ -299,7 +300,7 @@ def test_training_is_deterministic_and_learns():
 
 
 def test_a_larger_kl_coefficient_keeps_the_policy_closer():
-    kls = [train_grpo(group_size=4, beta=b, steps=40, seed=0).kl[-1] for b in (0.0, 0.3, 3.0)]
+    kls = [train_grpo(group_size=4, beta=b, steps=40, rng=0).kl[-1] for b in (0.0, 0.3, 3.0)]
     assert kls[0] > kls[1] > kls[2]
 
 
@@ -312,7 +313,9 @@ def test_a_larger_kl_coefficient_keeps_the_policy_closer():
     (dict(steps=2.5), ValueError, "steps"),
     (dict(inner_steps=0), ValueError, "inner_steps"),
     (dict(max_grad_norm=0.0), ValueError, "max_grad_norm"),
-    (dict(seed=-3), ValueError, "seed"),
+    (dict(rng=-3), TypeError, "rng"),
+    (dict(rng=1.5), TypeError, "rng"),
+    (dict(rng=np.random.RandomState(0)), TypeError, "rng"),
     (dict(reference="base"), TypeError, "reference"),
 ])
 def test_bad_training_arguments(kwargs, exc, word):
