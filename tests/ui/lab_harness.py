@@ -101,6 +101,9 @@ if importlib.util.find_spec("r1lib") is not None:
     sys.exit("r1-ui kernel: r1lib is importable before the set-up cell ran; the test would not "
              "show that a plain checkout works")
 if "--check" in sys.argv:
+    # Build matplotlib's font cache here, where its "building the font cache" warning cannot
+    # land in a notebook's output on a fresh machine.
+    import matplotlib.font_manager
     print("ok")
     sys.exit(0)
 
