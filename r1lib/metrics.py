@@ -208,18 +208,20 @@ def maj_at_k(answers: Sequence[Hashable], gold: Hashable, k: ArrayLike,
     band[band < 0] = length  # below the diagonal: read the zero padding
 
     def times(stack: np.ndarray, poly: np.ndarray) -> np.ndarray:
-        if stack.shape[0] == 1:
-            return np.convolve(stack[0], poly)[None, :length]
+        if stack.shape[0] <= 2:  # too few rows to pay for building the matrix
+            return np.stack([np.convolve(r, poly)[:length] for r in stack])
         padded = np.zeros(length + 1)
         padded[: len(poly)] = poly
         return stack @ padded[band]
 
     if ties == "first":
         # after[i, j] = samples of class j that come after gold's i-th sample (in sampling order)
+        # ties_after[j][i, v] = C(a, v), a = samples of class j after gold's i-th sample: the ways
+        # class j can put all its v votes after that gold sample.
         gold_at = np.asarray(gold_pos)
-        after = np.zeros((n_gold, len(others)), dtype=np.int64)
-        for j, p in enumerate(others):
-            after[:, j] = len(p) - np.searchsorted(p, gold_at, side="right")
+        ties_after = [binom[len(p) - np.searchsorted(p, gold_at, side="right")] for p in others]
+        # later_gold[i, v - 1] = C(n_gold - i - 1, v - 1): the other v - 1 gold votes come after it
+        later_gold = binom[n_gold - 1 - np.arange(n_gold)]
 
     top = min(n_gold, kmax)
     contested = min(top, counts[0] if counts else 0)
@@ -249,12 +251,10 @@ def maj_at_k(answers: Sequence[Hashable], gold: Hashable, k: ArrayLike,
             rows = n_gold - v + 1
             state = np.repeat(free_poly[None, :], rows, axis=0)
             for j in range(m):
-                tie = binom[after[:rows, j], v]  # ways class j puts v votes after gold's first
                 new = times(state, binom[counts[j], :v])
-                new[:, v:] += tie[:, None] * state[:, : length - v]
+                new[:, v:] += ties_after[j][:rows, v, None] * state[:, : length - v]
                 state = new
-            g = binom[n_gold - np.arange(rows) - 1, v - 1]
-            ways[v:] += (g @ state)[: length - v]
+            ways[v:] += (later_gold[:rows, v - 1] @ state)[: length - v]
     if contested < top:
         # With more votes than any other class has samples, gold wins outright under every
         # policy ("first": sum_i C(n_gold-i-1, v-1) = C(n_gold, v)). All those v in one product:
