@@ -208,6 +208,8 @@ def maj_at_k(answers: Sequence[Hashable], gold: Hashable, k: ArrayLike,
     band[band < 0] = length  # below the diagonal: read the zero padding
 
     def times(stack: np.ndarray, poly: np.ndarray) -> np.ndarray:
+        if len(poly) == 1:  # v = 1: "fewer than one vote" is the constant C(n_j, 0) = 1
+            return stack.copy()
         if stack.shape[0] <= 2:  # too few rows to pay for building the matrix
             return np.stack([np.convolve(r, poly)[:length] for r in stack])
         padded = np.zeros(length + 1)
