@@ -240,7 +240,7 @@ def _clean_once(text: str) -> Optional[str]:
     return _CHOICE.sub(r"\1", text)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _normalize(text: str) -> Optional[Hashable]:
     # Repeat the clean-ups until nothing changes (each pass can expose work for another, as in
     # "{x=5}"), so that a canonical string is a fixed point. Passes only shorten the text or
