@@ -17,7 +17,7 @@ from r1lib.grpo_toy import (ANSWERS, BOS, END_THINK, MAX_LEN, PROMPTS, STEP, THI
                             ToyPolicy, accuracy_reward, answers_of, base_policy, exact_stats,
                             format_reward, policy_gradient, render, sample, token_logp,
                             toy_objective, total_reward, train_grpo)
-from r1lib.grpo import group_advantages
+from r1lib.grpo import group_advantages, grpo_objective_grad
 
 V = len(VOCAB)
 FORMAT_RE = re.compile(r"<think>…+</think>\d")
@@ -258,7 +258,6 @@ def test_policy_gradient_matches_finite_differences(seed, beta):
     theta0 = old.flat() + 0.05 * rng.normal(size=old.flat().size)
     policy = ToyPolicy.from_flat(theta0)
     lp = token_logp(policy, tok, mask)
-    from r1lib.grpo import grpo_objective_grad
     dlogp = grpo_objective_grad(lp, old_logp, ref_logp, adv, mask, 0.2, beta) / 25
     grad = policy_gradient(policy, tok, mask, dlogp)
     analytic = np.concatenate([grad.B.ravel(), grad.D.ravel()])
