@@ -68,10 +68,10 @@ def lab():
     except ImportError as exc:
         _unavailable(f"the playwright package is missing ({exc}); `make test` installs it")
 
-    # Old screenshots would mislead whoever looks at the folder.
-    if lab_harness.SCREENSHOTS.exists():
-        shutil.rmtree(lab_harness.SCREENSHOTS)
-    lab_harness.SCREENSHOTS.mkdir(parents=True)
+    # Old screenshots would mislead whoever looks at the folder. (Tolerant: another test run in
+    # the same checkout may be writing there at the same moment.)
+    shutil.rmtree(lab_harness.SCREENSHOTS, ignore_errors=True)
+    lab_harness.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="r1-ui-"))
     try:
         checkout = lab_harness.make_checkout(tmp, selftest_notebooks.write)
