@@ -63,7 +63,7 @@ __all__ = [
     "cross_entropy", "cross_entropy_grad", "kd_objective", "loss_and_grads",
     "logit_matching_loss", "logit_matching_grad", "StudentComparison", "compare_students",
     "TrainResult", "train", "sample_teacher_labels", "standardize",
-    "gaussian_on_grid", "GaussianFit", "fit_gaussian",
+    "gaussian_on_grid", "GaussianFit", "GaussianFamily", "fit_gaussian",
 ]
 
 Params = dict  # name -> ndarray: {"W", "b"} (softmax regression) or {"W1", "b1", "W2", "b2"}
@@ -797,6 +797,39 @@ class GaussianFit(NamedTuple):
     kl_grid: np.ndarray  # shape (len(means), len(stds))
 
 
+class GaussianFamily:
+    r"""Candidate students for :func:`fit_gaussian`: :func:`gaussian_on_grid` for every pair in
+    ``means x stds``, computed once (an interactive panel refits many targets to the same family).
+
+    Attributes
+    ----------
+    support, means, stds : numpy.ndarray
+    q : numpy.ndarray, shape (len(means), len(stds), len(support))
+    """
+
+    def __init__(self, support: ArrayLike, means: ArrayLike, stds: ArrayLike) -> None:
+        self.support = float_array(support, "support", min_ndim=1)
+        self.means = float_array(means, "means", min_ndim=1)
+        self.stds = float_array(stds, "stds", min_ndim=1)
+        if self.means.ndim != 1 or self.stds.ndim != 1:
+            raise ValueError(f"means and stds must be 1-D grids of candidates, got shapes "
+                             f"{self.means.shape} and {self.stds.shape}")
+        self.q = gaussian_on_grid(self.support, self.means[:, None], self.stds[None, :])
+
+    def fit(self, target: ArrayLike, direction: str = "forward") -> GaussianFit:
+        r"""The candidate that minimises :math:`KL(p\|q)` (``"forward"``) or :math:`KL(q\|p)`
+        (``"reverse"``) for the target distribution ``p`` on the support."""
+        direction = check_option(direction, "direction", ("forward", "reverse"))
+        p = float_array(target, "target", min_ndim=1)
+        if p.shape != self.support.shape:
+            raise ValueError(f"target must have the shape of support {self.support.shape}, got {p.shape}")
+        p = np.broadcast_to(p, self.q.shape)
+        kl = kl_divergence(p, self.q) if direction == "forward" else kl_divergence(self.q, p)
+        i, j = np.unravel_index(np.argmin(kl), kl.shape)
+        return GaussianFit(mean=float(self.means[i]), std=float(self.stds[j]), kl=float(kl[i, j]),
+                           kl_grid=kl)
+
+
 def fit_gaussian(target: ArrayLike, support: ArrayLike, means: ArrayLike, stds: ArrayLike,
                  direction: str = "forward") -> GaussianFit:
     r"""Fit :func:`gaussian_on_grid` to ``target`` by exhaustive search over ``means x stds``.
@@ -805,20 +838,7 @@ def fit_gaussian(target: ArrayLike, support: ArrayLike, means: ArrayLike, stds: 
     must put mass wherever ``p`` has some); ``"reverse"`` minimises :math:`KL(q\|p)`
     (*mode-seeking*: ``q`` is punished for mass where ``p`` has little, and may ignore a mode).
     An exhaustive search is exact up to the candidate grid and cannot get stuck in a local
-    minimum, which matters here: reverse KL has one local minimum per mode.
+    minimum, which matters here: reverse KL has one local minimum per mode. To fit many targets
+    to the same candidates, build a :class:`GaussianFamily` once and call its ``fit``.
     """
-    direction = check_option(direction, "direction", ("forward", "reverse"))
-    x = float_array(support, "support", min_ndim=1)
-    p = float_array(target, "target", min_ndim=1)
-    if p.shape != x.shape:
-        raise ValueError(f"target must have the shape of support {x.shape}, got {p.shape}")
-    mu = float_array(means, "means", min_ndim=1)
-    sd = float_array(stds, "stds", min_ndim=1)
-    if mu.ndim != 1 or sd.ndim != 1:
-        raise ValueError(f"means and stds must be 1-D grids of candidates, got shapes "
-                         f"{mu.shape} and {sd.shape}")
-    q = gaussian_on_grid(x, mu[:, None], sd[None, :])  # (n_means, n_stds, n_support)
-    p = np.broadcast_to(p, q.shape)
-    kl = kl_divergence(p, q) if direction == "forward" else kl_divergence(q, p)
-    i, j = np.unravel_index(np.argmin(kl), kl.shape)
-    return GaussianFit(mean=float(mu[i]), std=float(sd[j]), kl=float(kl[i, j]), kl_grid=kl)
+    return GaussianFamily(support, means, stds).fit(target, direction)

@@ -389,6 +389,23 @@ def test_a_gaussian_target_is_recovered_by_both_directions():
         assert fit.kl < 1e-12
 
 
+def test_a_family_built_once_fits_like_fit_gaussian():
+    means, stds = np.linspace(-4, 4, 41), np.geomspace(0.5, 4, 20)
+    family = dt.GaussianFamily(X_GRID, means, stds)
+    assert family.q.shape == (41, 20, X_GRID.size)
+    for sep, w in ((2.0, 0.5), (5.0, 0.8)):
+        p = _two_modes(sep, w)
+        p = p / p.sum()
+        for direction in ("forward", "reverse"):
+            a = family.fit(p, direction)
+            b = dt.fit_gaussian(p, X_GRID, means, stds, direction)
+            assert (a.mean, a.std, a.kl) == (b.mean, b.std, b.kl)
+    with pytest.raises(ValueError, match="target"):
+        family.fit(np.full(5, 0.2))
+    with pytest.raises(ValueError, match="1-D"):
+        dt.GaussianFamily(X_GRID, np.zeros((2, 2)), stds)
+
+
 # ------------------------------------------------------------------------------------------
 # Data helpers and the experiment
 # ------------------------------------------------------------------------------------------
