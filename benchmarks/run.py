@@ -399,7 +399,9 @@ def bench_notebooks(repeats: int) -> None:
         return
     import logging
 
-    logging.getLogger("tornado.general").setLevel(logging.ERROR)  # "closed stream" chatter at shutdown
+    # pyzmq/tornado log harmless "closed stream" / "non-socket" tracebacks while nbclient shuts a
+    # kernel down; the notebooks' own errors are reported through nbclient's exceptions instead.
+    logging.getLogger("tornado").setLevel(logging.CRITICAL)
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
         row("notebook panels", None, "no notebooks yet", None, None, "< 100 ms median", None)
@@ -409,6 +411,7 @@ def bench_notebooks(repeats: int) -> None:
         client = NotebookClient(nb, timeout=600, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         start = time.perf_counter()
+        print(f"[running {path.name}]", file=sys.stderr, flush=True)
         try:
             client.execute()
         except Exception as exc:  # a notebook mid-edit: report, go on with the others
@@ -454,12 +457,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     print("r1lib benchmark  " + "  ".join(f"{k}={v}" for k, v in env.items() if v is not None))
     print(f"ratios of medians over {rounds} interleaved rounds (k3: {rounds * 10}); see benchmarks/README.md\n")
     for name in selected:
+        section_start = time.perf_counter()
         if name == "notebooks":
             if not args.no_notebooks:
                 bench_notebooks(repeats=2 if args.quick else 3)
         else:
             BENCHES[name](rounds)
-        print(f"[done: {name}]", file=sys.stderr, flush=True)
+        print(f"[done: {name} in {time.perf_counter() - section_start:.0f} s]", file=sys.stderr, flush=True)
     print()
     print_table()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
