@@ -82,13 +82,14 @@ def kl_from_logits_rows(p_logits: Any, q_logits: Any, temperature: Any, axis: An
     buf_a = np.empty((rows, width), dtype)  # a = z_p/T - max, then e^a * (a - b)
     buf_b = np.empty((rows, width), dtype)  # b = z_q/T - max
     buf_e = np.empty((rows, width), dtype)  # e^b, then e^a
-    t_dtype = dtype.type(t)  # divide in the input's dtype, exactly as the plain path does
     weighted = np.empty(n_rows)  # sum_i p_i (a_i - b_i)
     log_sa = np.empty(n_rows)
     log_sb = np.empty(n_rows)
-    # over: z/T may overflow (caught below via the row max); invalid: masked classes make
-    # -inf - -inf and 0 * -inf, whose NaN rows are recomputed with masks below.
-    with np.errstate(over="ignore", invalid="ignore"):
+    # over/divide: T may overflow or underflow the dtype and z/T overflow (all caught below via
+    # the row max); invalid: masked classes make -inf - -inf and 0 * -inf, whose NaN rows are
+    # recomputed with masks below.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        t_dtype = dtype.type(t)  # divide in the input's dtype, exactly as the plain path does
         for start in range(0, n_rows, rows):
             stop = min(n_rows, start + rows)
             a, b, e = buf_a[: stop - start], buf_b[: stop - start], buf_e[: stop - start]

@@ -135,6 +135,15 @@ def test_kl_kernel_any_axis_and_non_contiguous_input(axis):
                                _plain_kl(strided, strided[::-1], 2.0, axis), rtol=1e-10)
 
 
+def test_kl_kernel_temperature_beyond_float32_is_uniform_like_the_plain_path(plain):
+    """T = 1e39 is inf in float32, so z/T = 0: both distributions uniform, KL 0, no warning."""
+    a = np.array([[1.0, 5.0, -3.0]], np.float32)
+    b = np.array([[0.0, 2.0, 7.0]], np.float32)
+    fast = _strict(KL_FAST, a, b, 1e39, -1)
+    np.testing.assert_array_equal(fast, _strict(r1lib.kl_from_logits, a, b, 1e39))
+    assert fast[0] == 0.0
+
+
 def test_kl_kernel_one_dimensional_input_gives_a_scalar_like_the_plain_path(plain):
     a, b = np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])
     fast = KL_FAST(a, b, 1.0, 0)
@@ -158,6 +167,7 @@ DECLINED = {
     "+inf": (np.array([[0.0, 1.0]]), np.array([[inf, 1.0]]), 1.0, -1),
     "all masked": (np.array([[-inf, -inf], [0.0, 1.0]]), np.ones((2, 2)), 1.0, -1),
     "overflowing T": (np.array([[1e300, 0.0]]), np.zeros((1, 2)), 1e-10, -1),
+    "T below float32": (np.ones((1, 2), np.float32), np.zeros((1, 2), np.float32), 1e-40, -1),
     "T = 0": (np.ones((1, 2)), np.ones((1, 2)), 0.0, -1),
     "T bool": (np.ones((1, 2)), np.ones((1, 2)), True, -1),
     "T str": (np.ones((1, 2)), np.ones((1, 2)), "2", -1),
