@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["use_style", "COLORS", "new_figure"]
+__all__ = ["use_style", "COLORS", "new_figure", "BlitCanvas"]
 
 # Colour-blind-safe (Okabe-Ito) palette; names say the role a colour plays across notebooks.
 COLORS = {
@@ -58,3 +58,46 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 9.0, height: float
 
     use_style()
     return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+
+
+def _agg_canvas_class():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return FigureCanvasAgg
+
+
+class BlitCanvas(_agg_canvas_class()):
+    """Fast slider panels: matplotlib's blitting, applied to inline PNGs.
+
+    Laying out and rendering a whole figure takes 50-200 ms on a small machine, mostly text. This
+    canvas renders everything that never changes (axes, ticks, labels, fixed curves) once and
+    keeps it as a bitmap; each time the figure is saved as PNG (as :class:`r1lib.widgets.Panel`
+    does on every update) it pastes the bitmap back, draws only the ``dynamic`` artists on top and
+    encodes the PNG. A slider move then costs a few milliseconds.
+
+    Usage: build the figure, then ``BlitCanvas(fig, [artists that change])``; afterwards only
+    update those artists' data (limits, ticks and layout are frozen at the first draw).
+    """
+
+    def __init__(self, fig, dynamic) -> None:
+        import matplotlib.pyplot as plt
+
+        self.dynamic = list(dynamic)
+        for artist in self.dynamic:
+            artist.set_animated(True)  # left out of full draws: drawn by print_png only
+        plt.close(fig)  # not shown again by the inline backend at the end of the cell
+        super().__init__(fig)  # fig.canvas is now this canvas
+        super().draw()
+        fig.set_layout_engine(None)  # keep the layout of that first draw
+        self.background = self.copy_from_bbox(fig.bbox)
+
+    def print_png(self, filename_or_obj, *, metadata=None, pil_kwargs=None, **_ignored) -> None:
+        # _ignored: facecolor, dpi, ... that savefig passes on; the figure already has them.
+        import matplotlib.image
+
+        self.restore_region(self.background)
+        for artist in self.dynamic:
+            self.figure.draw_artist(artist)
+        pil_kwargs = {"compress_level": 1, **(pil_kwargs or {})}  # fast encoding, slightly larger file
+        matplotlib.image.imsave(filename_or_obj, self.buffer_rgba(), format="png", origin="upper",
+                                dpi=self.figure.dpi, metadata=metadata, pil_kwargs=pil_kwargs)

@@ -57,3 +57,31 @@ def test_style_gives_white_backgrounds():
     plotting.use_style()
     assert matplotlib.rcParams["figure.facecolor"] == "white"
     assert matplotlib.rcParams["savefig.facecolor"] == "white"
+
+
+def test_blit_canvas_redraws_only_the_dynamic_artists():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    fig, ax = plotting.new_figure()
+    ax.plot([0, 1], [0, 1], color="black")
+    line, = ax.plot([0, 1], [1, 0], color="red")
+    ax.set(xlim=(0, 1), ylim=(0, 1), title="static title")
+    plotting.BlitCanvas(fig, [line])
+
+    def png():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")).astype(int)
+
+    first = png()
+    line.set_ydata([0.5, 0.5])
+    second = png()
+    red = (second[..., 0] > 200) & (second[..., 1] < 80) & (second[..., 2] < 80)
+    rows = np.nonzero(red.any(axis=1))[0]
+    assert rows.size and rows.max() - rows.min() < 10  # the red line is now horizontal
+    assert (first != second).any()
+    # the static parts (title area at the top) are pixel-identical
+    np.testing.assert_array_equal(first[:20], second[:20])
