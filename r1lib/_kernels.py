@@ -130,12 +130,12 @@ def kl_from_logits_rows(p_logits: Any, q_logits: Any, temperature: Any, axis: An
 
 
 def kl_k3_blocks(logp: Any, ref_logp: Any,
-                 block_elements: int = 2 * BLOCK_ELEMENTS) -> Optional[np.ndarray]:
+                 block_elements: int = BLOCK_ELEMENTS) -> Optional[np.ndarray]:
     r"""Blockwise ``k3 = expm1(log r) - log r``, ``log r = ref_logp - logp``, or ``None``.
 
     Handles same-shape float32/float64 ndarrays whose values pass the plain path's checks
-    (``logp`` finite and ``<= 0``; ``ref_logp`` ``<= 0`` or ``-inf``), checked block by block with
-    read-only reductions while the block is in cache; anything else returns ``None``.
+    (``logp`` finite and ``<= 0``; ``ref_logp`` ``<= 0`` or ``-inf``), checked block by block
+    while the block is in cache; anything else returns ``None``.
     """
     if not (_plain_float_array(logp) and _plain_float_array(ref_logp)):
         return None
@@ -147,19 +147,25 @@ def kl_k3_blocks(logp: Any, ref_logp: Any,
     flat_lp, flat_ref = logp.reshape(-1), ref_logp.reshape(-1)
     size = flat_out.size
     log_ratio = np.empty(min(size, block_elements), dtype)
-    with np.errstate(over="ignore"):  # r = e^{log r} overflows only when k3 is beyond the dtype
+    # over: r = e^{log r} overflows only when k3 is beyond the dtype (+inf, as on the plain path).
+    # invalid: a logp of -inf gives log r = +inf or NaN, hence a NaN k3, which declines below.
+    with np.errstate(over="ignore", invalid="ignore"):
         for start in range(0, size, block_elements):
             stop = min(size, start + block_elements)
             lp, ref, lr, k3 = (flat_lp[start:stop], flat_ref[start:stop],
                                log_ratio[: stop - start], flat_out[start:stop])
-            # max is NaN when any entry is NaN, so these three also reject NaN.
-            if not (lp.max() <= 0 and lp.min() > -np.inf and ref.max() <= 0):
+            # max is NaN when any entry is NaN, so this also rejects NaN and +inf.
+            if not (lp.max() <= 0 and ref.max() <= 0):
                 return None
             np.subtract(ref, lp, out=lr)
             np.expm1(lr, out=k3)
             k3 -= lr
-            # x - 1 - log x >= 0; rounding can leave a hair below 0 for tiny |log r|. A read-only
-            # min is cheaper than an unconditional np.maximum write pass.
-            if k3.min() < 0:
+            # One read-only min does two jobs: with valid input k3 cannot be NaN, so NaN means a
+            # logp of -inf (cheaper than a separate lp.min() pass); and x - 1 - log x >= 0, so a
+            # negative value is rounding for tiny |log r|, clipped like the plain path does.
+            low = k3.min()
+            if not low >= 0:
+                if np.isnan(low):
+                    return None
                 np.maximum(k3, 0.0, out=k3)
     return out if out.ndim else out[()]  # 0-d in, NumPy scalar out, as on the plain path

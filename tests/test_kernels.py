@@ -315,12 +315,18 @@ def test_k3_kernel_declines_and_errors_are_the_plain_ones(args, monkeypatch):
         assert with_kernel[1] == without[1]
 
 
-def test_k3_invalid_value_in_a_late_block_is_still_caught():
+@pytest.mark.parametrize("bad, ref_value, message", [(0.5, -1.0, "logp holds log-probabilities"),
+                                                     (-inf, -1.0, "logp contains -inf"),
+                                                     (-inf, -inf, "logp contains -inf"),
+                                                     (nan, -1.0, "logp contains NaN")])
+def test_k3_invalid_value_in_a_late_block_is_still_caught(bad, ref_value, message):
     lp = np.full(10, -1.0)
-    lp[-1] = 0.5
-    assert K3_FAST(lp, np.full(10, -1.0), block_elements=3) is None
-    with pytest.raises(ValueError, match="logp holds log-probabilities"):
-        r1lib.kl_k3(lp, np.full(10, -1.0))
+    lp[-1] = bad
+    ref = np.full(10, -1.0)
+    ref[-1] = ref_value
+    assert _strict(K3_FAST, lp, ref, block_elements=3) is None
+    with pytest.raises(ValueError, match=message):
+        _strict(r1lib.kl_k3, lp, ref)
 
 
 # ------------------------------------------------------------------------ pass@k lookup table
