@@ -1,14 +1,30 @@
 """r1lib: the math behind DeepSeek-R1 as a small, exact NumPy library.
 
-Every formula of the notebooks lives here once: temperature softmax and KL (``softmax``,
-``divergence``), knowledge distillation (``distillation``), evaluation metrics (``metrics``),
-the GRPO KL estimators (``kl_estimators``) and GRPO itself (``grpo``). Plotting and widget helpers
-(``plotting``, ``widgets``) import matplotlib/ipywidgets lazily, so the numeric core needs only
-NumPy.
+Every formula of the notebooks lives here once:
+
+- ``softmax``, ``divergence``: temperature softmax, entropy, KL, generalized JSD (log space);
+- ``distillation``: the T^2-scaled soft-target loss and its gradient;
+  ``distill_train``: NumPy teachers/students and the three ways to distil (notebook 01);
+- ``metrics``: pass@k, majority vote, maj@k; ``error_bars``: clustered and paired standard
+  errors; ``answers``: final-answer extraction and normalisation; ``eval_sim``: a simulated
+  benchmark (notebook 02);
+- ``kl_estimators``: k1, k2, k3; ``kl_studies``: their closed forms, Monte Carlo and gradient
+  studies (notebook 03);
+- ``grpo``: group advantages, the clipped surrogate and the GRPO objective; ``grpo_toy``: a toy
+  R1-style task trained with GRPO (notebook 04).
+
+``plotting`` and ``widgets`` (figure style, slider panels) import matplotlib/ipywidgets and are
+not imported here, so the numeric core needs only NumPy. The teaching modules (``distill_train``,
+``eval_sim``, ``kl_studies``, ``grpo_toy``) are used as namespaces: ``from r1lib import kl_studies``.
 """
+from . import distill_train, eval_sim, grpo_toy, kl_studies
+from .answers import extract_answer, is_correct, normalize_answer, parse_answer
 from .distillation import distillation_grad, distillation_loss
 from .divergence import generalized_jsd, kl_divergence, kl_from_logits
-from .grpo import group_advantages
+from .error_bars import (Estimate, clustered_se, mean_with_se, naive_se, paired_difference, pass_at_1,
+                         unpaired_difference)
+from .grpo import (clipped_surrogate, clipped_surrogate_grad, group_advantages, grpo_objective,
+                   grpo_objective_grad, sequence_mean)
 from .kl_estimators import kl_k1, kl_k2, kl_k3
 from .metrics import maj_at_k, majority_vote, pass_at_k
 from .softmax import entropy, log_softmax, softmax
@@ -16,10 +32,20 @@ from .softmax import entropy, log_softmax, softmax
 __version__ = "0.1.0"
 
 __all__ = [
-    "softmax", "log_softmax", "entropy",
-    "kl_divergence", "kl_from_logits", "generalized_jsd",
+    # softmax.py, divergence.py
+    "softmax", "log_softmax", "entropy", "kl_divergence", "kl_from_logits", "generalized_jsd",
+    # distillation.py
     "distillation_loss", "distillation_grad",
+    # metrics.py, error_bars.py, answers.py
     "pass_at_k", "majority_vote", "maj_at_k",
+    "Estimate", "mean_with_se", "pass_at_1", "naive_se", "clustered_se", "paired_difference",
+    "unpaired_difference",
+    "extract_answer", "normalize_answer", "parse_answer", "is_correct",
+    # kl_estimators.py
     "kl_k1", "kl_k2", "kl_k3",
-    "group_advantages",
+    # grpo.py
+    "group_advantages", "clipped_surrogate", "clipped_surrogate_grad", "sequence_mean",
+    "grpo_objective", "grpo_objective_grad",
+    # teaching modules, used as namespaces
+    "distill_train", "eval_sim", "kl_studies", "grpo_toy",
 ]
