@@ -178,6 +178,19 @@ def torch_vs_r1lib(ours: Callable[[], Any], torch_fn: Callable[[], Any], rounds:
     return ratios
 
 
+@contextmanager
+def env_var(name: str, value: str):
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = saved
+
+
 def peak_extra_bytes(fn: Callable[[], Any]) -> int:
     """Peak memory allocated while ``fn`` runs, beyond what existed before (tracemalloc)."""
     tracemalloc.start()
@@ -201,6 +214,11 @@ def bench_distillation(rounds: int) -> None:
     def ours():
         return r1lib.distillation_loss(zt, zs, t, reduction="none")
 
+    def ours_one_thread():  # like for like with the single-threaded floor
+        with env_var("R1LIB_NUM_THREADS", "1"):
+            return ours()
+    threads = _kernels.worker_threads(zt.shape[0], zt.size)
+
     def floor():  # one np.exp pass over each of the two inputs, as a user writes it
         return np.exp(zt), np.exp(zs)
 
@@ -209,7 +227,8 @@ def bench_distillation(rounds: int) -> None:
     def floor_prealloc():  # the same with preallocated outputs: no page faults, a harder floor
         return np.exp(zt, out=out_t), np.exp(zs, out=out_s)
 
-    contenders: dict[str, Callable[[], Any]] = {"r1lib": ours, "floor": floor, "floor_out": floor_prealloc}
+    contenders: dict[str, Callable[[], Any]] = {"r1lib": ours, "r1lib_1": ours_one_thread,
+                                                "floor": floor, "floor_out": floor_prealloc}
     special = _scipy_special()
     if special is not None:
         def scipy_way():  # softmax + rel_entr, the usual SciPy composition
@@ -234,23 +253,28 @@ def bench_distillation(rounds: int) -> None:
     contenders["plain"] = plain_path
 
     med = interleaved(contenders, rounds)
-    r = med["r1lib"]
-    row(op, r, "floor: np.exp over both inputs", med["floor"], r / med["floor"], "<= 3x floor",
-        r / med["floor"] <= 3)
-    row(op, r, "floor, preallocated out=", med["floor_out"], r / med["floor_out"], "(info)", None)
+    r, r1 = med["r1lib"], med["r1lib_1"]
+    # The floor is single-threaded NumPy, so it is compared with r1lib on one thread.
+    row(op + ", 1 thread", r1, "floor: np.exp over both inputs", med["floor"], r1 / med["floor"],
+        "<= 3x floor", r1 / med["floor"] <= 3)
+    row(op + ", 1 thread", r1, "floor, preallocated out=", med["floor_out"], r1 / med["floor_out"], "(info)", None)
+    row(op + f", {threads} thread(s)", r, "floor: np.exp over both inputs", med["floor"], r / med["floor"],
+        "(info)", None)
     if torch is not None:
         ratios = torch_vs_r1lib(ours, torch_way, rounds)
-        threads, best = min(ratios.items(), key=lambda item: item[1])
-        row(op, r, f"torch log_softmax+kl_div, its faster setting ({threads} thread(s))", best * r,
+        torch_threads, best = min(ratios.items(), key=lambda item: item[1])
+        row(op + f", {threads} thread(s)", r,
+            f"torch log_softmax+kl_div, its faster setting ({torch_threads} thread(s))", best * r,
             best, "> 1x faster", best > 1,
-            note="torch/r1lib: " + ", ".join(f"{k} thread(s) {v:.3g}x" for k, v in ratios.items())
-                 + f"; r1lib runs on one thread")
+            note="torch/r1lib: " + ", ".join(f"torch on {k} thread(s) {v:.3g}x" for k, v in ratios.items())
+                 + f"; r1lib on {threads} thread(s) (R1LIB_NUM_THREADS, default: the usable cores)")
     else:
         row(op, r, "torch (not installed: pip install -e '.[bench]')", None, None, "> 1x faster", None)
     if special is not None:
-        row(op, r, "scipy softmax+rel_entr", med["scipy"], med["scipy"] / r, ">= 4x faster",
-            med["scipy"] / r >= 4)
-    row(op, r, "r1lib plain path (kernel off)", med["plain"], med["plain"] / r, "(info: speed-up)", None)
+        row(op + f", {threads} thread(s)", r, "scipy softmax+rel_entr", med["scipy"], med["scipy"] / r,
+            ">= 4x faster", med["scipy"] / r >= 4)
+    row(op + ", 1 thread", r1, "r1lib plain path (kernel off)", med["plain"], med["plain"] / r1,
+        "(info: speed-up)", None)
 
     peak = peak_extra_bytes(ours)
     row(op + " memory", peak / zt.nbytes, "one input array", 1.0, peak / zt.nbytes, "<= 3x one input",

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 import numpy as np
@@ -28,6 +30,9 @@ __all__: list[str] = []  # private module
 # longer than this (a 152k vocabulary) is one block: one row of each buffer still fits L2 on
 # current CPUs, and splitting rows would need an online (running-max) softmax.
 BLOCK_ELEMENTS = 1 << 16
+# Inputs at least this large (elements per input) are split over threads: below it, starting
+# threads costs more than it saves.
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 def _plain_float_array(x: Any) -> bool:
@@ -42,8 +47,27 @@ def _positive_finite(value: Any) -> Optional[float]:
     return value if math.isfinite(value) and value > 0.0 else None
 
 
+def worker_threads(rows: int, elements: int) -> int:
+    """Threads for a kernel call: 1 for small inputs, else the usable cores (at most 8, at most
+    one per row). ``R1LIB_NUM_THREADS`` overrides the core count (1 turns threads off)."""
+    if elements < PARALLEL_MIN_ELEMENTS or rows < 2:
+        return 1
+    setting = os.environ.get("R1LIB_NUM_THREADS", "").strip()
+    if setting:
+        if not setting.isdigit() or int(setting) < 1:
+            raise ValueError(f"R1LIB_NUM_THREADS must be a positive integer, got {setting!r}")
+        cores = int(setting)
+    else:
+        try:
+            cores = len(os.sched_getaffinity(0))  # the cores this process may run on
+        except AttributeError:  # not on Linux
+            cores = os.cpu_count() or 1
+    return max(1, min(cores, 8, rows))
+
+
 def kl_from_logits_rows(p_logits: Any, q_logits: Any, temperature: Any, axis: Any,
-                        block_elements: int = BLOCK_ELEMENTS) -> Optional[np.ndarray]:
+                        block_elements: int = BLOCK_ELEMENTS,
+                        threads: Optional[int] = None) -> Optional[np.ndarray]:
     r"""Blockwise ``KL(softmax(p_logits/T) || softmax(q_logits/T))`` along ``axis``, or ``None``.
 
     Per row, with :math:`a = z_p/T - \max`, :math:`b = z_q/T - \max`, :math:`s_a = \sum e^{a}`,
@@ -59,6 +83,10 @@ def kl_from_logits_rows(p_logits: Any, q_logits: Any, temperature: Any, axis: An
     float64 ndarrays, the temperature is a finite positive real, ``axis`` is a valid int, and
     every row has a finite maximum after scaling (so NaN, ``+inf``, a temperature that overflows
     the dtype, and all-masked rows all reach the plain path's error messages).
+
+    Large inputs are split into contiguous groups of rows, one per thread (``threads``; default
+    :func:`worker_threads`): rows are independent and NumPy releases the GIL inside its loops, so
+    this uses the cores PyTorch would use. Every row is computed exactly as on one thread.
     """
     if not (_plain_float_array(p_logits) and _plain_float_array(q_logits)):
         return None
@@ -78,6 +106,26 @@ def kl_from_logits_rows(p_logits: Any, q_logits: Any, temperature: Any, axis: An
     b_rows = np.moveaxis(q_logits, int(axis), -1).reshape(-1, width)
     n_rows = a_rows.shape[0]
 
+    workers = worker_threads(n_rows, a_rows.size) if threads is None else max(1, min(threads, n_rows))
+    if workers == 1:
+        kl = _kl_rows(a_rows, b_rows, t, block_elements)
+    else:
+        bounds = np.linspace(0, n_rows, workers + 1).astype(int)
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(lambda lo, hi: _kl_rows(a_rows[lo:hi], b_rows[lo:hi], t, block_elements),
+                                  bounds[:-1], bounds[1:]))
+        kl = None if any(part is None for part in parts) else np.concatenate(parts)
+    if kl is None:
+        return None
+    # Gibbs' inequality makes KL >= 0; a tiny negative value is rounding only.
+    out = np.maximum(kl, 0.0).astype(dtype).reshape(lead_shape)
+    return out if out.ndim else out[()]  # a NumPy scalar for 1-D input, as on the plain path
+
+
+def _kl_rows(a_rows: np.ndarray, b_rows: np.ndarray, t: float, block_elements: int) -> Optional[np.ndarray]:
+    """The KL of each row of two C-ordered 2-D arrays (float64), or None: see kl_from_logits_rows."""
+    n_rows, width = a_rows.shape
+    dtype = a_rows.dtype
     rows = max(1, min(n_rows, block_elements // width))
     buf_a = np.empty((rows, width), dtype)  # a = z_p/T - max, then e^a * (a - b)
     buf_b = np.empty((rows, width), dtype)  # b = z_q/T - max
@@ -123,10 +171,7 @@ def kl_from_logits_rows(p_logits: Any, q_logits: Any, temperature: Any, axis: An
                 np.subtract(a[i], b[i], out=a[i])
                 terms = np.multiply(p, a[i], out=np.zeros(width, dtype), where=support)
                 weighted[row] = terms.sum(dtype=np.float64)
-    kl = weighted - log_sa + log_sb
-    # Gibbs' inequality makes KL >= 0; a tiny negative value is rounding only.
-    out = np.maximum(kl, 0.0).astype(dtype).reshape(lead_shape)
-    return out if out.ndim else out[()]  # a NumPy scalar for 1-D input, as on the plain path
+    return weighted - log_sa + log_sb
 
 
 def kl_k3_blocks(logp: Any, ref_logp: Any,

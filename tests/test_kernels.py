@@ -144,6 +144,38 @@ def test_kl_kernel_temperature_beyond_float32_is_uniform_like_the_plain_path(pla
     assert fast[0] == 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kl_kernel_threads_give_bit_identical_rows(dtype):
+    rng = np.random.default_rng(19)
+    a = rng.normal(scale=4, size=(2, 3, 2000)).astype(dtype)
+    b = rng.normal(scale=4, size=(2, 3, 2000)).astype(dtype)
+    a[1, 2, :10] = -inf  # a masked row in the second half
+    one = KL_FAST(a, b, 1.7, -1, block_elements=4000, threads=1)
+    for threads in (2, 3, 6, 50):
+        np.testing.assert_array_equal(KL_FAST(a, b, 1.7, -1, block_elements=4000, threads=threads), one)
+    bad = a.copy()
+    bad[1, 2, 5] = nan  # only the last thread's rows see it
+    assert _strict(KL_FAST, bad, b, 1.7, -1, threads=3) is None
+
+
+def test_worker_threads(monkeypatch):
+    big = _kernels.PARALLEL_MIN_ELEMENTS
+    monkeypatch.delenv("R1LIB_NUM_THREADS", raising=False)
+    assert _kernels.worker_threads(32, big - 1) == 1  # small input: no threads
+    assert _kernels.worker_threads(1, 10 * big) == 1  # one row: nothing to split
+    assert 1 <= _kernels.worker_threads(32, big) <= 8
+    assert _kernels.worker_threads(3, big) <= 3
+    monkeypatch.setenv("R1LIB_NUM_THREADS", "1")
+    assert _kernels.worker_threads(32, 10 * big) == 1
+    monkeypatch.setenv("R1LIB_NUM_THREADS", "4")
+    assert _kernels.worker_threads(32, 10 * big) == 4
+    assert _kernels.worker_threads(2, 10 * big) == 2
+    for bad in ("0", "two", "-1", "1.5"):
+        monkeypatch.setenv("R1LIB_NUM_THREADS", bad)
+        with pytest.raises(ValueError, match="R1LIB_NUM_THREADS"):
+            _kernels.worker_threads(32, 10 * big)
+
+
 def test_kl_kernel_one_dimensional_input_gives_a_scalar_like_the_plain_path(plain):
     a, b = np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])
     fast = KL_FAST(a, b, 1.0, 0)
