@@ -18,13 +18,15 @@ def _scaled_logits(logits: ArrayLike, temperature: float, axis: int, name: str =
     z = float_array(logits, name, allow_neg_inf=True, min_ndim=1)
     t = positive_scalar(temperature, "temperature")
     ax = check_axis(axis, z.ndim)
-    # Dividing in the input's own dtype keeps float32 float32.
-    with np.errstate(over="ignore"):
-        z = z / z.dtype.type(t)
-    if np.isposinf(z).any():
-        raise ValueError(f"{name} / temperature overflows {z.dtype} "
-                         f"(max |logit| {np.max(np.abs(z[np.isfinite(z)])) if np.isfinite(z).any() else 'inf'}, "
-                         f"temperature {t!r})")
+    # Dividing in the input's own dtype keeps float32 float32. A temperature below the dtype's
+    # range (float32 T = 1e-50 rounds to 0) overflows or divides by zero: caught just below.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        scaled = z / z.dtype.type(t)
+    if np.isnan(scaled).any() or np.isposinf(scaled).any():
+        finite = z[np.isfinite(z)]
+        raise ValueError(f"{name} / temperature overflows {z.dtype}: max |logit| "
+                         f"{float(np.max(np.abs(finite))) if finite.size else 0.0!r}, temperature {t!r}")
+    z = scaled
     zmax = np.max(z, axis=ax, keepdims=True)
     if np.isneginf(zmax).any():
         raise ValueError(f"{name}: every entry along axis {axis} is -inf in at least one row, "

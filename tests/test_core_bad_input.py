@@ -89,3 +89,14 @@ def test_bad_input_gets_a_clear_error(call, exc, words):
     message = str(info.value)
     for word in words:
         assert word in message, f"{word!r} missing from {message!r}"
+
+
+def test_temperature_below_the_dtype_range_is_an_error_not_a_warning():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for z in ([1.0, 2.0], [0.0, 1.0], [0.0, -1.0]):
+            with pytest.raises(ValueError, match="temperature 1e-50"):
+                r1lib.softmax(np.array(z, dtype=np.float32), 1e-50)
+            with pytest.raises(ValueError, match="temperature"):
+                r1lib.distillation_loss(np.array([z], np.float32), np.array([z], np.float32), 1e-50)
