@@ -3,7 +3,7 @@ whoever builds a notebook): the first code cell, the kernel, no stored outputs."
 from __future__ import annotations
 
 import pathlib
-import tomllib
+import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -11,6 +11,11 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 def repository_url() -> str:
     """The repository address, kept once in pyproject.toml's [project.urls]."""
+    try:
+        import tomllib  # Python >= 3.11
+    except ImportError:  # r1lib supports 3.9+: read the one line by hand there
+        text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+        return re.search(r'^Repository\s*=\s*"([^"]+)"', text, re.M).group(1)
     with open(ROOT / "pyproject.toml", "rb") as fh:
         return tomllib.load(fh)["project"]["urls"]["Repository"]
 
