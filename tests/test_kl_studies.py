@@ -132,6 +132,28 @@ def test_monte_carlo_standard_errors_are_right():
     assert np.median([r.mean_se for r in reps]) == pytest.approx(1 / math.sqrt(2000), rel=0.05)
 
 
+def test_monte_carlo_moments_exact_on_a_small_sample():
+    """Every field against exact rational arithmetic on a hand-sized sample."""
+    from fractions import Fraction
+
+    values = [0.5, 1.25, 3.0, -2.0, 7.75, 0.0]
+    q = [Fraction(v) for v in values]
+    n = len(q)
+    mean = sum(q) / n
+    var = sum((x - mean) ** 2 for x in q) / (n - 1)
+    m4 = sum((x - mean) ** 4 for x in q) / n
+    mc = monte_carlo_moments(values, 1.5)
+    assert mc.mean == pytest.approx(float(mean), rel=1e-15)
+    assert mc.bias == pytest.approx(float(mean - Fraction(1.5)), rel=1e-14)
+    assert mc.std == pytest.approx(math.sqrt(var), rel=1e-14)
+    assert mc.mean_se == pytest.approx(math.sqrt(var / n), rel=1e-14)
+    assert mc.std_se == pytest.approx(math.sqrt((m4 - var * var) / (4 * var * n)), rel=1e-13)
+    # The input is not modified (the squared deviations are formed in a work array).
+    arr = np.array(values)
+    monte_carlo_moments(arr, 0.0)
+    assert arr.tolist() == values
+
+
 def test_schulman_table_reproduces_the_note():
     rng = np.random.default_rng(2020)
     rows = schulman_table((0.1, 1.0), 400_000, rng)
@@ -307,6 +329,32 @@ def test_markov_sampling_frequencies():
     for a in range(3):
         nxt = tokens[tokens[:, 0] == a, 1]
         assert stats.chisquare(np.bincount(nxt, minlength=3), nxt.size * trans[a]).pvalue > 1e-4
+
+
+def test_markov_sampling_is_the_inverse_cdf_token_by_token():
+    """sample() against a plain loop: token t is #{k : F_{o_{t-1}}(k) <= u_t}, capped at V - 1.
+
+    Half the uniforms sit exactly on a cumulative probability or one float step either side of
+    one, where a slip in the comparisons would show; cells of the fast ranking grid hold knots."""
+    rng = np.random.default_rng(21)
+    for vocab in (2, 3, 7):
+        pol = random_markov_policy(vocab, rng, scale=2.0)
+        # The policy's own probabilities (the sampling rule is under test, not the softmax):
+        # a softmax computed another way differs in the last bit, which moves boundary draws.
+        first = np.cumsum(np.exp(pol.first_logp))
+        nxt = np.cumsum(np.exp(pol.next_logp), axis=1)
+        edges = np.concatenate([first, nxt.ravel()])
+        edges = np.concatenate([edges, np.nextafter(edges, 0), np.nextafter(edges, 1), [0.0]])
+        edges = edges[edges < 1]
+        u = rng.random((300, 9))
+        u[:, ::2] = rng.choice(edges, size=u[:, ::2].shape)
+        tokens = pol.sample(u)
+        assert tokens.dtype == np.int64 and tokens.shape == u.shape
+        for row_u, row in zip(u, tokens):
+            expected = [min(int(np.sum(first <= row_u[0])), vocab - 1)]
+            for t in range(1, u.shape[1]):
+                expected.append(min(int(np.sum(nxt[expected[-1]] <= row_u[t])), vocab - 1))
+            assert row.tolist() == expected
 
 
 def test_token_logprobs_sum_to_the_sequence_log_probability():
