@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._validation import _describe, float_array, int_array, nonneg_scalar
+from .metrics import check_counts
 from .softmax import softmax
 
 __all__ = ["NO_ANSWER", "SimulatedBenchmark", "make_benchmark", "expected_pass_at_k",
@@ -207,14 +208,7 @@ def plugin_pass_at_k(n: ArrayLike, c: ArrayLike, k: ArrayLike) -> Union[float, n
     *underestimates* pass@k for ``k > 1``. Use :func:`r1lib.pass_at_k` instead. Same validation
     as :func:`r1lib.pass_at_k` (``0 <= c <= n``, ``1 <= k <= n``).
     """
-    n_arr, c_arr, k_arr = int_array(n, "n"), int_array(c, "c"), int_array(k, "k")
-    try:
-        n_b, c_b, k_b = np.broadcast_arrays(n_arr, c_arr, k_arr)
-    except ValueError:
-        raise ValueError(f"shapes of n {n_arr.shape}, c {c_arr.shape} and k {k_arr.shape} "
-                         "do not broadcast") from None
-    if ((c_b < 0) | (c_b > n_b) | (k_b < 1) | (k_b > n_b)).any():
-        raise ValueError("plugin_pass_at_k needs 0 <= c <= n and 1 <= k <= n")
+    n_b, c_b, k_b = check_counts(n, c, k, "plugin_pass_at_k")
     out = 1.0 - (1.0 - c_b / n_b) ** k_b
     return float(out) if np.ndim(out) == 0 else out
 

@@ -22,6 +22,28 @@ TIE_POLICIES = ("split", "wrong", "first")
 _MAJ_MAX_N = 1000  # C(n, n/2) overflows float64 a little above n = 1020
 
 
+def check_counts(n: ArrayLike, c: ArrayLike, k: ArrayLike, caller: str) -> tuple:
+    """Validate and broadcast the integer counts of a pass@k-style estimator.
+
+    Returns int64 arrays ``(n, c, k)`` of the broadcast shape; raises ValueError unless
+    ``0 <= c <= n`` and ``1 <= k <= n`` everywhere, naming the first offending entry.
+    """
+    n_arr, c_arr, k_arr = int_array(n, "n"), int_array(c, "c"), int_array(k, "k")
+    try:
+        n_b, c_b, k_b = np.broadcast_arrays(n_arr, c_arr, k_arr)
+    except ValueError:
+        raise ValueError(f"shapes of n {n_arr.shape}, c {c_arr.shape} and k {k_arr.shape} "
+                         "do not broadcast") from None
+    for name, arr, ok in (("c", c_b, c_b >= 0), ("k", k_b, k_b >= 1), ("c", c_b, c_b <= n_b),
+                          ("k", k_b, k_b <= n_b)):
+        if not ok.all():
+            i = np.flatnonzero(~ok.ravel())[0]
+            raise ValueError(f"{caller} needs 0 <= c <= n and 1 <= k <= n; got {name}="
+                             f"{arr.ravel()[i]} with n={n_b.ravel()[i]}, c={c_b.ravel()[i]}, "
+                             f"k={k_b.ravel()[i]}")
+    return n_b, c_b, k_b
+
+
 def pass_at_k(n: ArrayLike, c: ArrayLike, k: ArrayLike) -> Union[float, np.ndarray]:
     r"""Unbiased pass@k of Chen et al. (2021) from ``n`` samples of which ``c`` are correct.
 
@@ -45,25 +67,13 @@ def pass_at_k(n: ArrayLike, c: ArrayLike, k: ArrayLike) -> Union[float, np.ndarr
     float or numpy.ndarray
         A float when all inputs are scalars, otherwise an array of the broadcast shape.
     """
-    n_arr, c_arr, k_arr = int_array(n, "n"), int_array(c, "c"), int_array(k, "k")
-    try:
-        n_b, c_b, k_b = np.broadcast_arrays(n_arr, c_arr, k_arr)
-    except ValueError:
-        raise ValueError(f"shapes of n {n_arr.shape}, c {c_arr.shape} and k {k_arr.shape} "
-                         "do not broadcast") from None
-    for name, arr, ok in (("c", c_b, c_b >= 0), ("k", k_b, k_b >= 1), ("c", c_b, c_b <= n_b),
-                          ("k", k_b, k_b <= n_b)):
-        if not ok.all():
-            i = np.flatnonzero(~ok.ravel())[0]
-            raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n; got {name}="
-                             f"{arr.ravel()[i]} with n={n_b.ravel()[i]}, c={c_b.ravel()[i]}, "
-                             f"k={k_b.ravel()[i]}")
-    scalar = n_arr.ndim == 0 and c_arr.ndim == 0 and k_arr.ndim == 0
+    n_b, c_b, k_b = check_counts(n, c, k, "pass_at_k")
+    scalar = all(np.ndim(a) == 0 for a in (n, c, k))
     # Speed: a benchmark usually scores every problem with one n and one k, so c takes at most
     # n + 1 values. Compute those once with the product below and look them up: the same numbers,
     # bit for bit, in O(n min(n, k)) work instead of O(problems * min(c, k)).
-    if c_b.size > int(n_arr.max()) + 1 and n_arr.min() == n_arr.max() and k_arr.min() == k_arr.max():
-        n0, k0 = int(n_arr.flat[0]), int(k_arr.flat[0])
+    if c_b.size > int(n_b.max()) + 1 and n_b.min() == n_b.max() and k_b.min() == k_b.max():
+        n0, k0 = int(n_b.flat[0]), int(k_b.flat[0])
         return pass_at_k(n0, np.arange(n0 + 1), k0)[c_b]
     n_f, c_f, k_f = (a.astype(np.float64) for a in (n_b, c_b, k_b))
     # Loop over the shorter product: c factors (1 - k/(n-i)) or k factors (n-c-i)/(n-i).
