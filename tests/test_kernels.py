@@ -17,6 +17,7 @@ from scipy import special
 
 import r1lib
 from r1lib import _kernels
+from test_core_metrics import brute_maj_at_k  # the one brute-force reference
 
 inf, nan = np.inf, np.nan
 # The kernels themselves, kept before any test switches them off in r1lib._kernels.
@@ -388,28 +389,6 @@ def test_pass_at_k_table_keeps_shape_and_is_skipped_when_n_or_k_vary():
 
 
 # -------------------------------------------------------------------------------- maj@k speed-up
-
-def brute_maj_at_k(answers, gold, k, ties):
-    total, count = Fraction(0), 0
-    for sub in itertools.combinations(range(len(answers)), k):
-        count += 1
-        votes: dict = {}
-        for i in sub:
-            if answers[i] is not None:
-                votes[answers[i]] = votes.get(answers[i], 0) + 1
-        if not votes:
-            continue
-        best = max(votes.values())
-        leaders = [a for a, v in votes.items() if v == best]
-        if gold not in leaders:
-            continue
-        if ties == "split":
-            total += Fraction(1, len(leaders))
-        elif ties == "wrong":
-            total += len(leaders) == 1
-        else:
-            total += leaders[0] == gold
-    return total / count
 
 
 @pytest.mark.parametrize("ties", ["split", "wrong", "first"])
