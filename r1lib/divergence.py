@@ -71,6 +71,8 @@ def kl_from_logits(p_logits: ArrayLike, q_logits: ArrayLike, temperature: float 
     Written as differences of logits so that nearly equal distributions do not lose their small
     divergence to cancellation between two large log-probabilities. ``-inf`` logits are masks: a
     class masked in ``p`` contributes 0, one masked only in ``q`` makes the divergence ``+inf``.
+    A class whose ``p`` probability underflows to 0 in the dtype (``e^-749`` in float64) counts as
+    masked in ``p``, as it would after converting to probabilities.
     """
     # Speed: for float32/float64 arrays a blockwise kernel computes this same formula in cache
     # (~5x faster and no full-size temporaries on a (32, 152064) batch); it returns None for any

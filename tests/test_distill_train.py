@@ -14,6 +14,7 @@ from scipy import special, stats
 
 import r1lib
 from r1lib import distill_train as dt
+from numgrad import central_difference
 
 D, H, K, N = 5, 4, 3, 7
 
@@ -35,17 +36,8 @@ def _params(n_hidden, seed=1, n_models=None):
 
 def _finite_difference(f, params, h=1e-6):
     """Central differences of the scalar f(params) w.r.t. every coordinate of every array."""
-    out = {}
-    for name, value in params.items():
-        g = np.zeros_like(value)
-        for idx in np.ndindex(value.shape):
-            up = {k: v.copy() for k, v in params.items()}
-            down = {k: v.copy() for k, v in params.items()}
-            up[name][idx] += h
-            down[name][idx] -= h
-            g[idx] = (f(up) - f(down)) / (2 * h)
-        out[name] = g
-    return out
+    return {name: central_difference(lambda v, name=name: f({**params, name: v}), value, h)
+            for name, value in params.items()}
 
 
 # ------------------------------------------------------------------------------------------
@@ -127,14 +119,8 @@ def test_kd_objective_gradient_matches_finite_differences(temperature):
     _, y, zt = _data(9)
     zs = np.random.default_rng(10).normal(size=(N, K))
     _, grad = dt.kd_objective(zs, labels=y, teacher_logits=zt, temperature=temperature, alpha=0.6)
-    h = 1e-6
-    fd = np.zeros_like(zs)
-    for idx in np.ndindex(zs.shape):
-        up, down = zs.copy(), zs.copy()
-        up[idx] += h
-        down[idx] -= h
-        fd[idx] = (dt.kd_objective(up, labels=y, teacher_logits=zt, temperature=temperature, alpha=0.6)[0]
-                   - dt.kd_objective(down, labels=y, teacher_logits=zt, temperature=temperature, alpha=0.6)[0]) / (2 * h)
+    fd = central_difference(
+        lambda z: dt.kd_objective(z, labels=y, teacher_logits=zt, temperature=temperature, alpha=0.6)[0], zs)
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
 
 

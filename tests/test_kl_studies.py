@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special, stats
 
+from numgrad import central_difference
 from r1lib import kl_divergence, kl_k1, kl_k2, kl_k3
 from r1lib.kl_studies import (
     ESTIMATORS, MarkovPolicy, categorical_moments, estimate_all, expected_estimator_grads,
@@ -422,26 +423,14 @@ def _fd_expected_grad(name, z, zr, h=1e-6):
     distribution frozen at z (the token held fixed, as when the estimator is a loss)."""
     p = special.softmax(z)
     lr = special.log_softmax(zr)
-    grad = np.zeros_like(z)
-    for j in range(z.size):
-        e = np.zeros_like(z)
-        e[j] = h
-        kp = ESTIMATORS[name](special.log_softmax(z + e), lr)
-        km = ESTIMATORS[name](special.log_softmax(z - e), lr)
-        grad[j] = np.sum(p * (kp - km)) / (2 * h)
-    return grad
+    return central_difference(lambda zz: np.sum(p * ESTIMATORS[name](special.log_softmax(zz), lr)), z, h)
 
 
 def _fd_kl_grad(z, zr, reverse, h=1e-6):
-    grad = np.zeros_like(z)
-    for j in range(z.size):
-        e = np.zeros_like(z)
-        e[j] = h
-        def kl(zz):
-            a, b = special.softmax(zz), special.softmax(zr)
-            return float(kl_divergence(b, a) if reverse else kl_divergence(a, b))
-        grad[j] = (kl(z + e) - kl(z - e)) / (2 * h)
-    return grad
+    def kl(zz):
+        a, b = special.softmax(zz), special.softmax(zr)
+        return float(kl_divergence(b, a) if reverse else kl_divergence(a, b))
+    return central_difference(kl, z, h)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
