@@ -13,11 +13,13 @@ Every formula of the notebooks lives here once:
 - ``grpo``: group advantages, the clipped surrogate and the GRPO objective; ``grpo_toy``: a toy
   R1-style task trained with GRPO (notebook 04).
 
-``plotting`` and ``widgets`` (figure style, slider panels) import matplotlib/ipywidgets and are
+``exercises``: the graded exercises of every notebook (``r1lib.exercises.check("02.1", answer)``).
+
+``plotting``, ``widgets`` and the ``figures`` package (figure style, slider panels) import matplotlib/ipywidgets and are
 not imported here, so the numeric core needs only NumPy. The teaching modules (``distill_train``,
 ``eval_sim``, ``kl_studies``, ``grpo_toy``) are used as namespaces: ``from r1lib import kl_studies``.
 """
-from . import distill_train, eval_sim, grpo_toy, kl_studies
+from . import distill_train, eval_sim, exercises, grpo_toy, kl_studies
 from .answers import extract_answer, is_correct, normalize_answer, parse_answer
 from .distillation import distillation_grad, distillation_loss
 from .divergence import generalized_jsd, kl_divergence, kl_from_logits
@@ -46,6 +48,6 @@ __all__ = [
     # grpo.py
     "group_advantages", "clipped_surrogate", "clipped_surrogate_grad", "sequence_mean",
     "grpo_objective", "grpo_objective_grad",
-    # teaching modules, used as namespaces
-    "distill_train", "eval_sim", "kl_studies", "grpo_toy",
+    # teaching modules, used as namespaces; graded exercises (r1lib.exercises.check)
+    "distill_train", "eval_sim", "kl_studies", "grpo_toy", "exercises",
 ]

@@ -7,6 +7,8 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# One solutions notebook per notebook: notebooks/solutions/NN_solutions.ipynb.
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_solutions.ipynb"))
 
 
 def repository_url() -> str:
@@ -22,7 +24,7 @@ def repository_url() -> str:
 
 SETUP_CELL_TEMPLATE = '''\
 # Set-up. On Colab: install r1lib from the repository (nothing else is upgraded there).
-# In a plain checkout: r1lib sits one folder up, next to notebooks/.
+# In a plain checkout: r1lib sits {where}, next to notebooks/.
 import pathlib
 import sys
 
@@ -34,9 +36,14 @@ except ImportError:
         import subprocess
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"r1lib @ git+{{REPO_URL}}"], check=True)
     else:
-        sys.path.insert(0, str(pathlib.Path.cwd().resolve().parent))
+        sys.path.insert(0, str(pathlib.Path.cwd().resolve(){parents}))
     import r1lib'''
 
 
-def setup_cell() -> str:
-    return SETUP_CELL_TEMPLATE.format(url=repository_url())
+def setup_cell(solutions: bool = False) -> str:
+    """The first code cell of a notebook (``solutions=True``: of a notebooks/solutions/ notebook,
+    which sits one folder deeper)."""
+    if solutions:
+        return SETUP_CELL_TEMPLATE.format(url=repository_url(), where="two folders up",
+                                          parents=".parent.parent")
+    return SETUP_CELL_TEMPLATE.format(url=repository_url(), where="one folder up", parents=".parent")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from nbconventions import NOTEBOOKS, ROOT, repository_url, setup_cell
+from nbconventions import NOTEBOOKS, ROOT, SOLUTIONS, repository_url, setup_cell
 
 
 
@@ -19,7 +20,7 @@ def _load(path):
         return json.load(fh)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
 def test_stored_without_outputs_and_widget_state(path):
     nb = _load(path)
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
@@ -30,12 +31,12 @@ def test_stored_without_outputs_and_widget_state(path):
             assert cell.get("execution_count") is None, f"stored execution count in {path.name}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
 def test_first_code_cell_is_the_setup_cell(path):
     nb = _load(path)
     first = next(c for c in nb["cells"] if c["cell_type"] == "code")
     source = "".join(first["source"])
-    assert source.strip() == setup_cell().strip()
+    assert source.strip() == setup_cell(solutions=path.parent.name == "solutions").strip()
     ast.parse(source)  # plain Python (no %magics), so it runs anywhere
 
 
@@ -72,3 +73,38 @@ def test_repository_url_is_kept_once():
     assert url.startswith("https://github.com/")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert url in readme
+
+
+# ---- learner first (DESIGN.md "Notebooks: learner first"): the shape a reader meets ----------
+
+def _code_and_markdown(path):
+    cells = _load(path)["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    return code, markdown
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_prose_outweighs_code_and_cells_are_short(path):
+    code, markdown = _code_and_markdown(path)
+    md_chars, code_chars = sum(map(len, markdown)), sum(map(len, code))
+    assert md_chars > code_chars, f"Markdown/code = {md_chars / code_chars:.2f}"
+    lengths = [len(src.splitlines()) for src in code]
+    assert max(lengths) <= 40, f"longest code cell: {max(lengths)} lines"
+    short = sum(n < 15 for n in lengths)
+    assert short > len(lengths) / 2, f"only {short} of {len(lengths)} code cells are under 15 lines"
+
+
+# What belongs in r1lib's figure layer or in the tests, never in a cell a learner reads.
+PLUMBING = [r"BlitCanvas", r"\.set_position\(", r"set_layout_engine", r"\.set_ydata\(",
+            r"\.set_data\(", r"^\s*class\s+\w+", r"\.exercise\(\)", r"\.timings\b",
+            r"perf_counter", r"\bms\b.*median|median.*\bms\b", r"\w\._[a-z]\w*"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_plumbing_in_the_learners_path(path):
+    code, _ = _code_and_markdown(path)
+    for i, src in enumerate(code[1:], start=2):  # the set-up cell is checked on its own
+        for pattern in PLUMBING:
+            m = re.search(pattern, src, re.M)
+            assert m is None, f"{path.name}, code cell {i}: {m.group(0)!r} ({pattern})"
