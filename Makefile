@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.r1lib-installed
 
-.PHONY: lab test browser bench clean
+.PHONY: lab test browser bench site clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,14 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
+# The reading copy: every notebook executed and rendered to static HTML in site/ (works offline;
+# serve with `python -m http.server --bind 127.0.0.1 --directory site 8000`). Needs npm.
+site: $(STAMP)
+	$(BIN)/python tools/site/build.py --out site
+
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache tests/ui/screenshots
+	rm -rf $(VENV) .pytest_cache tests/ui/screenshots site build/site-assets
