@@ -108,3 +108,16 @@ def test_no_plumbing_in_the_learners_path(path):
         for pattern in PLUMBING:
             m = re.search(pattern, src, re.M)
             assert m is None, f"{path.name}, code cell {i}: {m.group(0)!r} ({pattern})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
+def test_markdown_tables_render_outside_jupyterlab(path):
+    """A `|` inside `$...$` in a table row splits the row in nbconvert (the site) and on GitHub,
+    though JupyterLab renders it: write \\lvert x \\rvert, \\Vert or \\mid instead."""
+    _, markdown = _code_and_markdown(path)
+    for text in markdown:
+        for line in text.splitlines():
+            if not line.lstrip().startswith("|"):
+                continue
+            for math in re.findall(r"\$\$?(.+?)\$\$?", line):
+                assert "|" not in math, f"{path.name}: table row with '|' inside math: {line.strip()[:100]}"
