@@ -13,6 +13,12 @@ conventionally in ``\\boxed{...}``. Grading takes two steps, both here:
 
 ``None`` means "no answer": :func:`r1lib.majority_vote` and :func:`r1lib.maj_at_k` never let it win,
 and :func:`is_correct` never counts it as correct.
+
+``extract_answer(text, lenient=True)`` is how the builtin grader reads an output: it also reads
+R1-Zero's ``<answer>...</answer>`` template, several boxes given as one answer, and outputs with no
+box at all ("the final answer is ...", the last ``$...$``). :func:`is_correct` picks a grader:
+this module's (``"builtin"``, no sympy), Hugging Face's math-verify (``"math-verify"``, see
+:mod:`r1lib.grading`), or the best one installed (``"auto"``).
 """
 from __future__ import annotations
 
@@ -25,7 +31,9 @@ from typing import Any, Optional
 
 from ._validation import _describe
 
-__all__ = ["extract_answer", "normalize_answer", "parse_answer", "is_correct"]
+__all__ = ["extract_answer", "normalize_answer", "parse_answer", "is_correct", "GRADERS"]
+
+GRADERS = ("auto", "math-verify", "builtin")
 
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
@@ -91,22 +99,98 @@ def _box_argument(text: str, end_of_macro: int) -> tuple[Optional[str], int]:
     return None, i
 
 
+def _boxes(text: str) -> tuple[list[tuple[int, int, Optional[str]]], bool]:
+    """Every top-level box of ``text`` as ``(start, end, content)``, and whether the last is broken.
+
+    Boxes inside a box are part of its content. A malformed box (unclosed brace, no argument) has
+    content ``None``; an unclosed one swallows the rest of the text, so it is always the last.
+    """
+    found: list[tuple[int, int, Optional[str]]] = []
+    pos = 0
+    while True:
+        match = _BOX.search(text, pos)
+        if match is None:
+            return found, bool(found) and found[-1][2] is None
+        content, pos = _box_argument(text, match.end())
+        found.append((match.start(), pos, content))
+
+
 def _last_box(text: str) -> Optional[str]:
     """Content of the last top-level box in ``text`` (boxes inside a box are part of its content).
 
     ``None`` when there is no box or the last one is malformed (unclosed brace, no argument): a
     broken final box is a broken final answer, not a reason to fall back to an earlier box.
     """
-    pos, last, found = 0, None, False
-    while True:
-        match = _BOX.search(text, pos)
-        if match is None:
-            return last if found else None
-        found = True
-        last, pos = _box_argument(text, match.end())
+    found, _ = _boxes(text)
+    return found[-1][2] if found else None
 
 
-def extract_answer(text: str) -> Optional[str]:
+def _after_reasoning(text: str) -> Optional[str]:
+    """The text after the last ``</think>``; None when ``<think>`` opens and never closes."""
+    if _THINK_CLOSE in text:
+        return text[text.rindex(_THINK_CLOSE) + len(_THINK_CLOSE):]
+    if _THINK_OPEN in text:
+        return None
+    return text
+
+
+_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+# What may stand between two boxes that together are one answer: "\boxed{1}, \boxed{2}",
+# "$\boxed{1}$ and $\boxed{2}$", "\boxed{1} or \boxed{2}". Any other text between them means the
+# later box revises the earlier one ("\boxed{3}. Wait, that is wrong: \boxed{4}").
+_BOX_JOINER = re.compile(r"^[\s$,;]*(?:(?:and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|\\qquad)[\s$,;]*)?$")
+_PHRASE = re.compile(r"(?:final\s+answer|the\s+answer|answer)\s*\**\s*(?:is|:|=)\s*\**\s*:?\s*",
+                     re.IGNORECASE)
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
+# The no-box fallbacks look at the end of the output only: the final answer is there, and it
+# bounds the work of the lazy regular expressions on adversarial text.
+_TAIL_CHARS = 4000
+
+
+def _math_span(text: str, last: bool) -> Optional[str]:
+    """The content of the first (or last) ``$...$``, ``$$...$$``, ``\\(...\\)`` or ``\\[...\\]``."""
+    chosen = None
+    for match in _MATH_SPAN.finditer(text):
+        chosen = next(g for g in match.groups() if g is not None)
+        if not last:
+            break
+    return chosen
+
+
+def _lenient(segment: str, from_tag: bool) -> Optional[str]:
+    found, broken = _boxes(segment)
+    if found:
+        if broken:
+            return None
+        # Several boxes: the last one, together with the boxes just before it that are joined to
+        # it by only ",", ";", "and", "or" or spaces (a multi-part answer, compared as a list).
+        parts = [found[-1][2]]
+        for (_, end, content), (start, _, _) in zip(found[-2::-1], found[:0:-1]):
+            if not _BOX_JOINER.match(segment[end:start]):
+                break
+            parts.append(content)
+        parts = [p.strip() for p in reversed(parts) if p.strip()]
+        return ", ".join(parts) or None
+    tail = segment[-_TAIL_CHARS:]
+    phrases = list(_PHRASE.finditer(tail))
+    if phrases:
+        rest = tail[phrases[-1].end():]
+        if rest.startswith(("$", "\\(", "\\[")):
+            span = _math_span(rest, last=False)
+            if span is not None and span.strip():
+                return span.strip()
+        cut = _SENTENCE_END.search(rest)
+        answer = (rest[:cut.start()] if cut else rest).strip().strip("*").strip()
+        if answer:
+            return answer
+    span = _math_span(tail, last=True)
+    if span is not None and span.strip():
+        return span.strip()
+    return (segment.strip() or None) if from_tag else None
+
+
+def extract_answer(text: str, *, lenient: bool = False) -> Optional[str]:
     r"""The final answer of a model output: the content of its last ``\boxed{...}``, or None.
 
     Rules, in order:
@@ -119,22 +203,48 @@ def extract_answer(text: str) -> Optional[str]:
       (``\boxed{\{1,2\}}``) work. The MATH dataset's space form ``\boxed 42`` is accepted.
     - No box, an unclosed last box or an empty box (only spaces) gives ``None``.
 
+    With ``lenient=True`` (how the builtin grader reads outputs) the same reasoning rule applies,
+    and then:
+
+    - R1-Zero's template: if the rest contains ``<answer>``, only the content of the last
+      ``<answer>...</answer>`` counts (an ``<answer>`` that never closes was cut off: ``None``).
+    - Several boxes: the last box, together with the boxes right before it that are separated
+      from it by nothing but spaces, ``$``, ``,``, ``;``, "and" or "or", joined as ``"a, b"``
+      (``\boxed{1} and \boxed{2}`` answers "1, 2", which grades as an unordered list). Any other
+      text between two boxes means the later one revises the earlier: the last box alone.
+    - No box: the answer after the last "final answer is", "the answer is" or "Answer:" (its
+      ``$...$`` if it starts with one, else up to the end of the sentence); failing that, the last
+      ``$...$``, ``$$...$$``, ``\(...\)`` or ``\[...\]``; failing that, inside ``<answer>`` tags,
+      the whole tag content. The fallbacks look at the last 4000 characters only.
+
     Parameters
     ----------
     text : str
         One raw model output. Any string is accepted; non-strings raise TypeError.
+    lenient : bool, default False
+        Also read ``<answer>`` tags, several boxes and box-less answers (see above).
 
     Returns
     -------
     str or None
-        The boxed content with surrounding whitespace stripped, or ``None`` for "no answer".
+        The answer with surrounding whitespace stripped, or ``None`` for "no answer".
     """
     _check_str(text, "text")
-    if _THINK_CLOSE in text:
-        text = text[text.rindex(_THINK_CLOSE) + len(_THINK_CLOSE):]
-    elif _THINK_OPEN in text:
+    if not isinstance(lenient, bool):
+        raise TypeError(f"lenient must be a bool, got {_describe(lenient)}")
+    segment = _after_reasoning(text)
+    if segment is None:
         return None
-    content = _last_box(text)
+    if lenient:
+        from_tag = _ANSWER_OPEN in segment
+        if from_tag:
+            start = segment.rindex(_ANSWER_OPEN) + len(_ANSWER_OPEN)
+            close = segment.find(_ANSWER_CLOSE, start)
+            if close < 0:
+                return None
+            segment = segment[start:close]
+        return _lenient(segment, from_tag)
+    content = _last_box(segment)
     if content is None:
         return None
     content = content.strip()
@@ -156,7 +266,7 @@ _DROP = re.compile(
 # Whitespace goes, except where it ends a command word before a letter: "\pi r" must not
 # become the different command "\pir".
 _SPACE = re.compile(r"(\\[A-Za-z]+)\s+(?=[A-Za-z])|\s+")
-_FRAC_NAME = re.compile(r"\\[dt]frac(?![A-Za-z])")
+_FRAC_NAME = re.compile(r"\\[dtc]frac(?![A-Za-z])")
 _FRAC_SHORT = re.compile(r"\\frac(?:(\d)|\{([^{}]*)\})(?:(\d)|\{([^{}]*)\})")
 _SQRT_SHORT = re.compile(r"\\sqrt(\d)")
 _VARIABLE = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?$")
@@ -166,6 +276,21 @@ _NUMBER = re.compile(rf"^[+-]?{_NUM}$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _SLASH = re.compile(rf"^([+-]?)({_NUM})/([+-]?{_NUM})$")
 _FRAC_FULL = re.compile(rf"^([+-]?)\\frac\{{([+-]?{_NUM})\}}\{{([+-]?{_NUM})\}}$")
+
+
+# Percent and unit words after a number go, as "\%" and "^\circ" do (the MATH convention: the
+# question fixes the unit). Multi-letter words may touch the number ("5cm"); the single letters
+# m, s, g only count after a space ("5 m"), since "5m" may as well be 5 times m.
+_UNIT_WORDS = (
+    r"per\s*cent|percent(?:age)?|pct|degrees?|deg|radians?|rad|dollars?|cents?|euros?|units?"
+    r"|(?:milli|centi|kilo)?met(?:er|re)s?|[ckm]m|inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mi"
+    r"|hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|months?|years?"
+    r"|(?:kilo)?grams?|kg|pounds?|lbs?|ounces?|oz|lit(?:er|re)s?|ml|gallons?|mph|km/h")
+_UNIT = re.compile(
+    r"(?:(?<=[\d}.])\s*(?:(?:square|sq\.?|cubic)\s*)?(?:" + _UNIT_WORDS + r")"
+    r"|(?<=[\d}.])\s+[msg])(?:\s*\^\s*\{?[23]\}?)?\s*\.?\s*$", re.IGNORECASE)
+# Brackets and separators for answers with several parts.
+_OPENERS, _CLOSERS = "([{", ")]}"
 
 
 def _unwrap(text: str) -> str:
@@ -227,6 +352,7 @@ def _clean_once(text: str) -> Optional[str]:
     text = _unwrap(text)
     text = _SPACING.sub(" ", text)
     text = _DROP.sub("", text)
+    text = _UNIT.sub("", text)
     text = _SPACE.sub(lambda m: m.group(1) + " " if m.group(1) else "", text)
     text = _FRAC_NAME.sub(r"\\frac", text)
     text = _FRAC_SHORT.sub(lambda m: "\\frac{%s}{%s}" % (m.group(1) or m.group(2),
@@ -240,8 +366,105 @@ def _clean_once(text: str) -> Optional[str]:
     return _CHOICE.sub(r"\1", text)
 
 
-@lru_cache(maxsize=16384)
-def _normalize(text: str) -> Optional[Hashable]:
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split at the ``sep`` that are outside every bracket (``()``, ``[]``, ``{}``, ``\\{\\}``).
+
+    Brackets are counted by kind-blind depth, so half-open intervals ``[0,1)`` nest correctly.
+    """
+    parts, depth, last, i, n = [], 0, 0, 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            nxt = text[i + 1:i + 2]
+            if nxt in ("{", "}"):
+                depth += 1 if nxt == "{" else -1
+            elif depth == 0 and text.startswith(sep, i):
+                parts.append(text[last:i])
+                last = i + len(sep)
+                i = last
+                continue
+            i += 2
+            continue
+        if ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS:
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i):
+            parts.append(text[last:i])
+            last = i + len(sep)
+            i = last
+            continue
+        i += 1
+    parts.append(text[last:])
+    return parts
+
+
+def _encloses(text: str, open_len: int, close_len: int) -> bool:
+    """Whether the bracket opening ``text`` is closed by the one ending it (not earlier)."""
+    inner = text[open_len:len(text) - close_len]
+    depth = 0
+    i = 0
+    while i < len(inner):
+        ch = inner[i]
+        if ch == "\\":
+            nxt = inner[i + 1:i + 2]
+            depth += {"{": 1, "}": -1}.get(nxt, 0)
+            i += 2
+        else:
+            depth += 1 if ch in _OPENERS else -1 if ch in _CLOSERS else 0
+            i += 1
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _as_text(value: Hashable) -> str:
+    return str(value)  # Fraction(1, 2) -> "1/2", which normalises back to Fraction(1, 2)
+
+
+_MAX_DEPTH = 8  # nested lists deeper than this stay as written (bounds the recursion)
+
+
+def _structured(text: str, depth: int) -> Hashable:
+    """Canonical form of an answer with parts: unions, sets, tuples, intervals, lists.
+
+    - ``A \\cup B``: the parts canonicalised and sorted (a union does not depend on the order).
+    - ``\\{a, b\\}``: a set; elements canonicalised and sorted.
+    - ``(a, b)`` and ``[a, b)``-style tuples and intervals: order and brackets kept, elements
+      canonicalised. One value in brackets, ``(5)`` or ``[5]``, is that value.
+    - ``a, b`` with no brackets: a list of answers ("all solutions"), compared as a set. A comma
+      between groups of three digits is a thousands separator and was read as a number before.
+    """
+    if depth >= _MAX_DEPTH:
+        return text
+    union = _split_top(text, "\\cup")
+    if len(union) > 1:
+        parts = [_normalize(u, depth + 1) for u in union]
+        if any(p is None for p in parts):
+            return text
+        return "\\cup".join(sorted(_as_text(p) for p in parts))
+    if text.startswith("\\{") and text.endswith("\\}") and _encloses(text, 2, 2):
+        body, kind = text[2:-2], "set"
+    elif len(text) >= 2 and text[0] in "([" and text[-1] in ")]" and _encloses(text, 1, 1):
+        body, kind = text[1:-1], "tuple"
+    else:
+        body, kind = text, "list"
+    items = _split_top(body, ",")
+    if kind == "list" and len(items) < 2:
+        return text
+    parts = [_normalize(item, depth + 1) for item in items]
+    if any(p is None for p in parts):
+        return text
+    if kind == "tuple" and len(parts) == 1:
+        return parts[0]
+    if kind == "tuple":
+        return text[0] + ",".join(_as_text(p) for p in parts) + text[-1]
+    joined = ",".join(sorted(_as_text(p) for p in parts))
+    return "\\{" + joined + "\\}" if kind == "set" else joined
+
+
+@lru_cache(maxsize=65536)
+def _normalize(text: str, depth: int = 0) -> Optional[Hashable]:
     # Repeat the clean-ups until nothing changes (each pass can expose work for another, as in
     # "{x=5}"), so that a canonical string is a fixed point. Passes only shorten the text or
     # expand \frac12 / \sqrt2 once, so a handful of passes suffices; the cap is a safety net.
@@ -258,7 +481,7 @@ def _normalize(text: str) -> Optional[Hashable]:
     if not text:
         return None
     value = _to_fraction(text)
-    return text if value is None else value
+    return _structured(text, depth) if value is None else value
 
 
 def normalize_answer(answer: Optional[str]) -> Optional[Hashable]:
@@ -298,21 +521,63 @@ def normalize_answer(answer: Optional[str]) -> Optional[Hashable]:
     return _normalize(_check_str(answer, "answer"))
 
 
-def parse_answer(text: str) -> Optional[Hashable]:
-    """``normalize_answer(extract_answer(text))``: raw model output -> comparable answer or None."""
-    return normalize_answer(extract_answer(text))
+def parse_answer(text: str, *, lenient: bool = False) -> Optional[Hashable]:
+    """``normalize_answer(extract_answer(text, lenient=lenient))``: raw output -> comparable answer or None."""
+    return normalize_answer(extract_answer(text, lenient=lenient))
 
 
-def is_correct(text: str, gold: Any) -> bool:
-    """Whether a raw model output's final answer is equivalent to ``gold``.
-
-    ``gold`` may be a string (normalised the same way), an integer or a Fraction. An output with no
-    answer is never correct. Raises ValueError when ``gold`` itself normalises to no answer.
-    """
+def _gold_value(gold: Any) -> Hashable:
+    """The normalised gold answer; TypeError/ValueError naming ``gold`` when it is unusable."""
     if isinstance(gold, bool) or not isinstance(gold, (str, numbers.Rational)):
         raise TypeError(f"gold must be a str, an integer or a Fraction, got {_describe(gold)}")
     gold_value = normalize_answer(gold) if isinstance(gold, str) else Fraction(gold)
     if gold_value is None:
         raise ValueError(f"gold has no answer after normalisation: {_describe(gold)}")
-    answer = parse_answer(text)
-    return answer is not None and answer == gold_value
+    return gold_value
+
+
+def builtin_grade(text: str, gold: Any) -> tuple[bool, Optional[Hashable]]:
+    """The builtin grader: ``(correct, answer)`` with ``answer = parse_answer(text, lenient=True)``.
+
+    Correct means the normalised answer equals the normalised gold (see :func:`normalize_answer`:
+    exact numbers, canonical strings, sets and lists in any order). Never raises on a str
+    ``text``; raises TypeError/ValueError for an unusable ``gold``.
+    """
+    gold_value = _gold_value(gold)
+    answer = parse_answer(_check_str(text, "text"), lenient=True)
+    return answer is not None and answer == gold_value, answer
+
+
+def is_correct(text: str, gold: Any, *, grader: str = "auto") -> bool:
+    """Whether a raw model output's final answer is equivalent to ``gold``.
+
+    Parameters
+    ----------
+    text : str
+        One raw model output (reasoning, then the answer).
+    gold : str, int or Fraction
+        The reference answer.
+    grader : {"auto", "math-verify", "builtin"}, default "auto"
+        ``"builtin"``: this module (:func:`builtin_grade`), no sympy. ``"math-verify"``: Hugging
+        Face's math-verify ``parse`` + ``verify`` in a worker process with a per-call time limit
+        (:mod:`r1lib.grading`; a call that runs out of time is wrong). ``"auto"``: math-verify when
+        it is installed, else builtin; which one is logged once (logger ``r1lib.grading``).
+
+    Returns
+    -------
+    bool
+        An output with no answer is never correct.
+
+    Raises
+    ------
+    TypeError
+        ``text`` not a str; ``gold`` neither a str, an integer nor a Fraction.
+    ValueError
+        ``gold`` has no answer (the grader cannot read it); an unknown ``grader``.
+    """
+    _check_str(text, "text")
+    if grader == "builtin":
+        return builtin_grade(text, gold)[0]
+    from . import grading  # lazy: math-verify and sympy load only when asked for
+
+    return grading.grade(text, gold, grader=grader).correct

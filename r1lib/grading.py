@@ -1,0 +1,372 @@
+r"""Grading model outputs as the field does: two graders behind one name, safe and fast at scale.
+
+Graders (``grader=`` everywhere):
+
+- ``"builtin"``: :func:`r1lib.answers.builtin_grade`, r1lib's own reader (no sympy): lenient
+  extraction, then exact comparison of canonical answers.
+- ``"math-verify"``: Hugging Face's math-verify (``pip install "r1lib[grading]"``), the grader of
+  open-r1, lighteval and TRL's accuracy reward: ``verify(parse(gold), parse(output))`` with sympy.
+  Two things happen around it, nothing inside it: the output is cut to its final part (after
+  ``</think>``, inside ``<answer>`` tags, which math-verify does not know), and a bare gold is put
+  in ``\boxed{}`` so that math-verify's LaTeX reader takes it whole ("(1, 4)" is then a pair, not
+  the number 4).
+- ``"auto"``: math-verify when it is importable, else builtin. Which one is logged once
+  (logger ``"r1lib.grading"``; INFO for math-verify, WARNING when it falls back to builtin).
+
+Time limit: math-verify runs in worker processes (``python -m r1lib._grading_worker``), never in
+the caller's process. Each call (parse + verify of one output) gets ``time_limit`` seconds, timed
+by the worker's own interval timer; if the worker does not answer within a grace period after
+that (a computation stuck in C code ignores signals), the parent kills it and starts a new one.
+Either way the output counts as wrong and its status is ``"timeout"``; nothing can hang. Because
+the timer lives in the worker, this works from any thread and in a Jupyter kernel, where
+math-verify's own ``signal.alarm`` timeouts do not (they need the main thread).
+
+Speed (:func:`grade_many`): equal ``(output, gold)`` pairs are graded once; the distinct pairs are
+spread over worker processes, one per core by default.
+"""
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+from fractions import Fraction
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, NamedTuple, Optional
+
+from ._validation import _describe, check_option
+from .answers import GRADERS, _gold_value, builtin_grade, _check_str
+
+__all__ = ["Grade", "grade", "grade_many", "resolve_grader", "math_verify_available",
+           "DEFAULT_TIME_LIMIT", "GRADERS"]
+
+logger = logging.getLogger("r1lib.grading")
+
+DEFAULT_TIME_LIMIT = 5.0  # seconds per math-verify call, math-verify's own default
+_START_TIMEOUT = 120.0     # importing sympy on a loaded machine can take a while
+OK, TIMEOUT, BAD_GOLD = "ok", "timeout", "bad_gold"
+
+
+class Grade(NamedTuple):
+    """One graded output.
+
+    ``correct``: the verdict. ``answer``: the output's answer in canonical form (``None`` = no
+    answer), the key for majority voting. ``status``: ``"ok"``, ``"timeout"`` (ran out of time,
+    counted as wrong) or ``"bad_gold"`` (the grader cannot read the gold).
+    """
+
+    correct: bool
+    answer: Optional[Hashable]
+    status: str = OK
+
+
+# --------------------------------------------------------------------------- choosing a grader
+
+_announced: Optional[str] = None
+
+
+def math_verify_available() -> bool:
+    """Whether the ``math_verify`` package can be imported (it is not imported here)."""
+    return importlib.util.find_spec("math_verify") is not None
+
+
+def resolve_grader(grader: str) -> str:
+    """``"math-verify"`` or ``"builtin"`` for a ``grader`` option; ``"auto"`` logs its choice once.
+
+    Raises ValueError for an unknown name and ImportError for ``"math-verify"`` when it is not
+    installed.
+    """
+    global _announced
+    check_option(grader, "grader", GRADERS)
+    if grader == "auto":
+        chosen = "math-verify" if math_verify_available() else "builtin"
+        if _announced != chosen:
+            _announced = chosen
+            if chosen == "math-verify":
+                logger.info("r1lib: grading with math-verify (grader='auto')")
+            else:
+                logger.warning("r1lib: math-verify is not installed, grading with r1lib's builtin "
+                               "grader (pip install 'r1lib[grading]' for math-verify)")
+        return chosen
+    if grader == "math-verify" and not math_verify_available():
+        raise ImportError("grader='math-verify' needs the math-verify package: "
+                          "pip install 'r1lib[grading]'")
+    return grader
+
+
+def _gold_text(gold: Any) -> str:
+    """A gold answer as the string the workers receive; TypeError for a non-answer type."""
+    if isinstance(gold, bool) or not isinstance(gold, (str, int, Fraction)):
+        raise TypeError(f"gold must be a str, an integer or a Fraction, got {_describe(gold)}")
+    return gold if isinstance(gold, str) else str(gold)
+
+
+def _check_time_limit(time_limit: Any) -> float:
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) \
+            or not math.isfinite(time_limit) or time_limit <= 0:
+        raise ValueError(f"time_limit must be a positive number of seconds, got {_describe(time_limit)}")
+    return float(time_limit)
+
+
+# --------------------------------------------------------------------------- worker processes
+
+class _Worker:
+    """One grading process and the job it is working on."""
+
+    def __init__(self, math_verify: bool) -> None:
+        root = str(Path(__file__).resolve().parents[1])  # r1lib importable however it was found
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH")) if p))
+        cmd = [sys.executable, "-m", "r1lib._grading_worker"] + (["--math-verify"] if math_verify else [])
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.send_conn = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
+        self.recv_conn = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        self.ready = False
+        self.started = time.monotonic()
+        self.job: list = []        # [(uid, text, gold), ...] not answered yet
+        self.deadline = math.inf   # when the current math-verify item must have answered
+
+    def kill(self) -> None:
+        for conn in (self.send_conn, self.recv_conn):
+            try:
+                conn.close()
+            except OSError:
+                pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+class _Pool:
+    """Worker processes for one grader; reusable across calls, closed explicitly or at exit."""
+
+    def __init__(self, grader: str, workers: int) -> None:
+        self.grader, self.size = grader, workers
+        self.workers: list[_Worker] = []
+        self.timeouts = 0  # items that ran out of time (soft or hard) over this pool's life
+
+    def _start(self) -> _Worker:
+        return _Worker(self.grader == "math-verify")
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.kill()
+        self.workers = []
+
+    def run(self, items: list, time_limit: float, chunk: int,
+            progress: Optional[Callable[[int], None]] = None) -> list:
+        """Verdicts ``(status, correct, answer)`` of ``items = [(text, gold_text), ...]``."""
+        results: list = [None] * len(items)
+        queue = deque([(i, t, g) for i, (t, g) in enumerate(items[s:s + chunk], start=s)]
+                      for s in range(0, len(items), chunk))
+        timed = self.grader == "math-verify"
+        grace = max(1.0, 0.5 * time_limit)
+        while len(self.workers) < min(self.size, max(1, len(queue))):
+            self.workers.append(self._start())
+        try:
+            while queue or any(w.job for w in self.workers):
+                now = time.monotonic()
+                for w in self.workers:
+                    if w.ready and not w.job and queue:
+                        w.job = queue.popleft()
+                        w.send_conn.send(("grade", self.grader, time_limit, [(t, g) for _, t, g in w.job]))
+                        w.deadline = now + time_limit + grace if timed else math.inf
+                waits = [w.deadline if w.ready else w.started + _START_TIMEOUT for w in self.workers
+                         if w.job or not w.ready]
+                timeout = max(0.0, min(waits) - now) if waits else None
+                ready = wait([w.recv_conn for w in self.workers], timeout)
+                for w in list(self.workers):
+                    if w.recv_conn in ready:
+                        self._receive(w, results, progress, time_limit, grace, queue)
+                now = time.monotonic()
+                for idx, w in enumerate(self.workers):
+                    if w.ready and w.job and now > w.deadline:
+                        self._replace(idx, results, progress, queue)
+                    elif not w.ready and now > w.started + _START_TIMEOUT:
+                        self.close()
+                        raise RuntimeError(f"the {self.grader} grading worker did not start within "
+                                           f"{_START_TIMEOUT:.0f} s")
+        except BaseException:
+            self.close()  # a half-finished job would leave stale replies in the pipes
+            raise
+        return results
+
+    def _receive(self, w: _Worker, results: list, progress: Any, time_limit: float,
+                 grace: float, queue: deque) -> None:
+        try:
+            msg = w.recv_conn.recv()
+        except (EOFError, OSError):
+            msg = ("died",)
+        kind = msg[0]
+        if kind == "ready":
+            w.ready = True
+        elif kind == "failed":
+            self.close()
+            raise ImportError(f"the {self.grader} grader could not start: {msg[1]}")
+        elif kind == "batch":
+            for (uid, _, _), verdict in zip(w.job, msg[1]):
+                results[uid] = verdict
+            done, w.job = len(w.job), []
+            if progress:
+                progress(done)
+        elif kind == "one":
+            uid = w.job.pop(0)[0]
+            results[uid] = msg[1]
+            self.timeouts += msg[1][0] == TIMEOUT
+            w.deadline = time.monotonic() + time_limit + grace
+            if progress:
+                progress(1)
+        else:  # the process died (killed from outside, out of memory): its item is lost time
+            self._replace(self.workers.index(w), results, progress, queue)
+
+    def _replace(self, idx: int, results: list, progress: Any, queue: deque) -> None:
+        """Kill worker ``idx`` and start a new one: its current item counts as timed out (wrong),
+        the rest of its job goes back to the front of the queue."""
+        w = self.workers[idx]
+        w.kill()
+        if w.job:
+            results[w.job[0][0]] = (TIMEOUT, False, None)
+            self.timeouts += 1
+            if progress:
+                progress(1)
+            if len(w.job) > 1:
+                queue.appendleft(w.job[1:])
+        self.workers[idx] = self._start()
+
+
+_shared: dict[str, _Pool] = {}
+
+
+def _shared_pool(grader: str) -> _Pool:
+    pool = _shared.get(grader)
+    if pool is None:
+        pool = _shared[grader] = _Pool(grader, 1)
+    return pool
+
+
+@atexit.register
+def _close_shared() -> None:
+    for pool in _shared.values():
+        pool.close()
+
+
+# --------------------------------------------------------------------------- public functions
+
+def grade(text: str, gold: Any, *, grader: str = "auto",
+          time_limit: float = DEFAULT_TIME_LIMIT) -> Grade:
+    """Grade one raw model output against ``gold``.
+
+    Parameters
+    ----------
+    text : str
+        The raw output.
+    gold : str, int or Fraction
+        The reference answer.
+    grader : {"auto", "math-verify", "builtin"}
+        See the module docstring.
+    time_limit : float, default 5.0
+        Seconds for one math-verify call; past it the output is wrong, status ``"timeout"``.
+
+    Returns
+    -------
+    Grade
+
+    Raises
+    ------
+    TypeError
+        ``text`` is not a str or ``gold`` not a str/int/Fraction.
+    ValueError
+        ``gold`` cannot be read by the grader; an unknown grader; a bad ``time_limit``.
+    """
+    _check_str(text, "text")
+    gold_text = _gold_text(gold)
+    chosen = resolve_grader(grader)
+    limit = _check_time_limit(time_limit)
+    if chosen == "builtin":
+        correct, answer = builtin_grade(text, gold)
+        return Grade(correct, answer)
+    (status, correct, answer), = _shared_pool(chosen).run([(text, gold_text)], limit, 1)
+    if status == BAD_GOLD:
+        raise ValueError(f"gold cannot be read by math-verify: {_describe(gold)}")
+    return Grade(bool(correct), answer, status)
+
+
+def default_workers() -> int:
+    """One worker per usable core (``os.sched_getaffinity`` where it exists)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "auto",
+               workers: Optional[int] = None, time_limit: float = DEFAULT_TIME_LIMIT,
+               progress: Optional[Callable[[int], None]] = None) -> list[Grade]:
+    """Grade many outputs: equal ``(text, gold)`` pairs once, the rest in parallel processes.
+
+    Parameters
+    ----------
+    texts, golds : sequences of equal length
+        Raw outputs (str) and their gold answers (str, int or Fraction).
+    grader : {"auto", "math-verify", "builtin"}
+    workers : int, optional
+        Worker processes; default one per usable core. ``1`` with the builtin grader grades in
+        this process (no start-up cost); math-verify always runs in workers (its time limit).
+    time_limit : float, default 5.0
+        Seconds per math-verify call (see the module docstring).
+    progress : callable, optional
+        Called with the number of newly graded *distinct* pairs as grading advances.
+
+    Returns
+    -------
+    list of Grade
+        In the order of ``texts``. A gold the grader cannot read gives status ``"bad_gold"`` (the
+        caller decides: :func:`grade` raises, ``r1-score`` reports the line).
+    """
+    if len(texts) != len(golds):
+        raise ValueError(f"texts and golds must have the same length, got {len(texts)} and {len(golds)}")
+    chosen = resolve_grader(grader)
+    limit = _check_time_limit(time_limit)
+    if workers is None:
+        workers = default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {_describe(workers)}")
+    index: dict = {}
+    unique: list = []
+    positions = []
+    for i, (t, g) in enumerate(zip(texts, golds)):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] must be a str, got {_describe(t)}")
+        key = (t, _gold_text(g))
+        pos = index.get(key)
+        if pos is None:
+            pos = index[key] = len(unique)
+            unique.append(key)
+        positions.append(pos)
+    if chosen == "builtin" and (workers == 1 or len(unique) < 5000):
+        from ._grading_worker import builtin_verdict  # same code as in the workers
+        verdicts = []
+        step = max(1, len(unique) // 100)
+        for s in range(0, len(unique), step):
+            verdicts.extend(builtin_verdict(t, g) for t, g in unique[s:s + step])
+            if progress:
+                progress(len(unique[s:s + step]))
+    else:
+        pool = _Pool(chosen, min(workers, max(1, len(unique))))
+        # Builtin: big jobs (the per-message cost dominates); math-verify: small ones, so that a
+        # killed worker loses little and the cores stay balanced.
+        chunk = 64 if chosen == "math-verify" else max(256, min(20000, len(unique) // (8 * workers) + 1))
+        try:
+            verdicts = pool.run(unique, limit, chunk, progress)
+        finally:
+            pool.close()
+    return [Grade(bool(verdicts[p][1]), verdicts[p][2], verdicts[p][0]) for p in positions]
