@@ -40,14 +40,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._validation import _describe, float_array, nonneg_scalar, positive_scalar
-from .grpo import _clip_range, group_advantages, grpo_objective, grpo_objective_grad
+from .grpo import _clip_range, group_advantages, grpo_objective, grpo_objective_grad, sequence_mean
+from .kl_estimators import kl_k3
 from .softmax import log_softmax
 
 __all__ = [
     "VOCAB", "THINK", "END_THINK", "STEP", "BOS", "MAX_LEN", "PROMPTS", "ANSWERS",
     "render", "answers_of", "accuracy_reward", "format_reward", "total_reward",
     "ToyPolicy", "base_policy", "sample", "token_logp", "policy_gradient", "toy_objective",
-    "exact_stats", "GRPORun", "train_grpo",
+    "exact_stats", "GRPORun", "train_grpo", "baseline_study", "OneBatchStudy", "one_batch_study",
 ]
 
 DIGITS = 10
@@ -452,3 +453,137 @@ def train_grpo(group_size: int = 8, beta: float = 0.04, eps: float = 0.2, steps:
                    batch_reward=np.array(batch_reward), clip_fraction=np.array(clip_fraction),
                    policy=policy, grad_clipped=n_clipped_grads / max(1, steps * inner_steps),
                    seconds=time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------------------------
+# Studies behind notebook 04's figures
+# --------------------------------------------------------------------------------------------
+
+BASELINE_SIGNALS = ("no baseline", "exact critic V(q)", "group (leave-one-out)", "score, sum",
+                    "score, 1/|o|")
+
+
+def baseline_study(policy: ToyPolicy, group_size: int, n_batches: int,
+                   rng: np.random.Generator) -> dict[str, np.ndarray]:
+    r"""One batch's REINFORCE gradient of the expected reward, with different per-output signals.
+
+    For each of ``n_batches`` batches (``group_size`` outputs for each of the 25 prompts, drawn
+    from ``policy``), the gradient :math:`\frac{1}{G}\sum_i s_i \sum_t \nabla\log\pi(o_{i,t})`
+    averaged over prompts, for the signals :math:`s_i`:
+
+    * ``"no baseline"``: :math:`r_i`;
+    * ``"exact critic V(q)"``: :math:`r_i - V(q)` with the exact value from :func:`exact_stats`;
+    * ``"group (leave-one-out)"``: :math:`\frac{G}{G-1}(r_i - \bar r) = r_i - \mathrm{mean}_{j\ne i} r_j`;
+    * ``"score, sum"``: :math:`1` (the score function, whose mean is 0);
+    * ``"score, 1/|o|"``: :math:`1/|o_i|` (the length-normalised score, whose mean is not 0).
+
+    The first three are unbiased estimates of :math:`\nabla E[r]`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Per signal, an array (n_batches, number of parameters) of flattened gradients (B, then D).
+    """
+    G = _group_size(group_size)
+    if isinstance(n_batches, (bool, np.bool_)) or not isinstance(n_batches, numbers.Integral) \
+            or n_batches < 2:
+        raise ValueError(f"n_batches must be an integer >= 2 (a variance needs two), got {_describe(n_batches)}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {_describe(rng)}")
+    value = exact_stats(policy, policy)["reward"][:, None]  # V(q) = E[r | q], exactly
+    prompts = np.arange(len(PROMPTS))[:, None]
+    table = policy.log_table()
+    out: dict[str, list] = {name: [] for name in BASELINE_SIGNALS}
+    for _ in range(int(n_batches)):
+        tok, mask = sample(policy, G, rng, table)
+        r = total_reward(tok, mask, prompts)
+        lengths = mask.sum(axis=-1, keepdims=True)
+        per_token = {"no baseline": r[..., None] / G,
+                     "exact critic V(q)": (r - value)[..., None] / G,
+                     "group (leave-one-out)": (r - r.mean(axis=1, keepdims=True))[..., None] / (G - 1),
+                     "score, sum": np.ones_like(lengths) / G,
+                     "score, 1/|o|": 1.0 / (G * lengths)}
+        for name, d in per_token.items():
+            g = policy_gradient(policy, tok, mask, np.where(mask, d, 0.0), table)
+            out[name].append(np.r_[g.B.ravel(), g.D.ravel()] / len(PROMPTS))
+    return {name: np.array(v) for name, v in out.items()}
+
+
+@dataclass
+class OneBatchStudy:
+    """One sampled batch of G outputs (own softmax per token) and the policies reached by moving
+    the logits a distance ``s`` along the on-policy surrogate gradient (:func:`one_batch_study`).
+
+    Arrays over the grid have a leading axis of ``s.size``; tokens are (G, T) with ``mask``.
+    """
+
+    s: np.ndarray            # (S,) step sizes along the ascent direction
+    mask: np.ndarray         # (G, T) real tokens
+    advantages: np.ndarray   # (G,)
+    old_logp: np.ndarray     # (G, T) log pi_theta_old of the sampled tokens
+    ref_logp: np.ndarray     # (G, T) log pi_ref
+    logp: np.ndarray         # (S, G, T) log pi_theta at every step size
+    unclipped: np.ndarray    # (S,) sequence mean of rho * A (no clip)
+    kl: np.ndarray           # (S,) sequence mean of k3 (per token)
+
+    def ratio(self) -> np.ndarray:
+        """rho = pi_theta / pi_theta_old, shape (S, G, T)."""
+        return np.exp(self.logp - self.old_logp)
+
+    def objective(self, eps: float, beta: float) -> np.ndarray:
+        """DeepSeekMath eq. 3 at every step size, shape (S,)."""
+        S = self.s.size
+        return grpo_objective(self.logp, np.broadcast_to(self.old_logp, self.logp.shape),
+                              np.broadcast_to(self.ref_logp, self.logp.shape),
+                              np.broadcast_to(self.advantages, (S,) + self.advantages.shape),
+                              np.broadcast_to(self.mask, self.logp.shape), eps=eps, beta=beta)
+
+    def gradient(self, k: int, eps: float, beta: float) -> np.ndarray:
+        """dJ/dlog pi_theta per token at grid point ``k``, shape (G, T); 0 at padding."""
+        return grpo_objective_grad(self.logp[k], self.old_logp, self.ref_logp, self.advantages,
+                                   self.mask, eps=eps, beta=beta)
+
+    def clipped(self, k: int, eps: float) -> np.ndarray:
+        """Tokens whose clip is active at grid point ``k`` (gradient of the surrogate 0), (G, T)."""
+        rho, A = self.ratio()[k], self.advantages[:, None]
+        return self.mask & (((A > 0) & (rho > 1 + eps)) | ((A < 0) & (rho < 1 - eps)))
+
+
+def one_batch_study(rng: np.random.Generator, lengths=(3, 6, 2, 5), rewards=(2.0, 0.0, 1.0, 0.0),
+                    vocab: int = 5, n_steps: int = 51) -> OneBatchStudy:
+    """A batch sampled from a random old policy (one softmax over ``vocab`` tokens per position),
+    a reference 0.5 logit-noise away, group advantages of ``rewards`` (ddof=1), and the policies
+    ``z_old + s * d`` for ``s`` in [0, 1], where ``d`` is the on-policy gradient of the clipped
+    surrogate (beta = 0) with respect to the logits, scaled to max |d| = 1.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {_describe(rng)}")
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or len(lengths) != len(rewards) or lengths.min() < 1:
+        raise ValueError(f"lengths must be positive, one per reward; got {lengths!r} and {rewards!r}")
+    G, T = len(lengths), int(lengths.max())
+    mask = np.arange(T) < lengths[:, None]
+    z_old = rng.normal(size=(G, T, vocab))
+    z_ref = z_old + 0.5 * rng.normal(size=(G, T, vocab))
+    p_old = np.exp(log_softmax(z_old))
+    # Inverse-CDF draws from each position's softmax (one uniform per token).
+    u = rng.random((G, T, 1))
+    tok = np.minimum((np.cumsum(p_old, axis=-1) < u).sum(axis=-1), vocab - 1)
+
+    def pick(z):  # log-probability of the sampled tokens, any leading axes
+        logp_all = log_softmax(z)
+        index = np.broadcast_to(tok[..., None], logp_all.shape[:-1] + (1,))
+        return np.take_along_axis(logp_all, index, -1)[..., 0]
+
+    old, ref = pick(z_old), pick(z_ref)
+    adv = group_advantages(np.asarray(rewards, dtype=float))
+    g_tok = grpo_objective_grad(old, old, ref, adv, mask, beta=0.0)
+    direction = g_tok[..., None] * (np.eye(vocab)[tok] - p_old)   # chain rule to the logits
+    direction /= np.abs(direction).max()
+    s = np.linspace(0.0, 1.0, n_steps)
+    lp = pick(z_old[None] + s[:, None, None, None] * direction[None])
+    m = np.broadcast_to(mask, lp.shape)
+    unclipped = sequence_mean(np.exp(lp - old) * adv[:, None], m)
+    kl = sequence_mean(kl_k3(lp, np.broadcast_to(ref, lp.shape)), m)
+    return OneBatchStudy(s=s, mask=mask, advantages=adv, old_logp=old, ref_logp=ref, logp=lp,
+                         unclipped=unclipped, kl=kl)

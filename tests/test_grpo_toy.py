@@ -320,3 +320,94 @@ def test_a_larger_kl_coefficient_keeps_the_policy_closer():
 def test_bad_training_arguments(kwargs, exc, word):
     with pytest.raises(exc, match=word):
         train_grpo(**{"steps": 1, **kwargs})
+
+
+# ---- the studies behind notebook 04's figures ----------------------------------------------
+
+def test_one_batch_study_curves_match_the_formulas():
+    from r1lib.grpo_toy import one_batch_study
+
+    st = one_batch_study(np.random.default_rng(11))
+    assert st.mask.sum(axis=1).tolist() == [3, 6, 2, 5]
+    assert st.s[0] == 0.0 and st.s[-1] == 1.0 and st.logp.shape == (st.s.size, 4, 6)
+    # advantages of rewards (2, 0, 1, 0) with ddof = 1, from the definition
+    r = np.array([2.0, 0.0, 1.0, 0.0])
+    assert np.allclose(st.advantages, (r - r.mean()) / (r.std(ddof=1) + 1e-6), rtol=1e-12)
+    # at s = 0 the policy is the old one: rho = 1, so the unclipped surrogate is mean(A) = 0 and
+    # the objective is -beta times the k3 average of the old policy against the reference
+    assert np.array_equal(st.logp[0], st.old_logp)
+    assert abs(st.unclipped[0]) < 1e-15
+    lengths = st.mask.sum(axis=1)
+    k3 = lambda lp, ref: np.exp(ref - lp) - (ref - lp) - 1  # noqa: E731
+    for k in (0, 17, 50):
+        expected_kl = np.mean([k3(st.logp[k, i, :n], st.ref_logp[i, :n]).mean() for i, n in enumerate(lengths)])
+        assert st.kl[k] == pytest.approx(expected_kl, rel=1e-12)
+        rho = np.exp(st.logp[k] - st.old_logp)
+        by_hand = np.mean([np.mean(np.minimum(rho[i, :n] * a, np.clip(rho[i, :n], 0.8, 1.2) * a))
+                           for i, (n, a) in enumerate(zip(lengths, st.advantages))])
+        assert st.objective(0.2, 0.3)[k] == pytest.approx(by_hand - 0.3 * expected_kl, rel=1e-10, abs=1e-14)
+        clipped = st.mask & (((st.advantages[:, None] > 0) & (rho > 1.2)) | ((st.advantages[:, None] < 0) & (rho < 0.8)))
+        assert np.array_equal(st.clipped(k, 0.2), clipped)
+    # the direction is an ascent direction of the surrogate, and the clip caps it below rho A
+    J = st.objective(0.2, 0.0)
+    assert J[1] > J[0] and np.all(J <= st.unclipped + 1e-12) and st.unclipped[-1] - J[-1] > 0.05
+    assert st.clipped(0, 0.2).sum() == 0 and st.clipped(50, 0.2).sum() > 0
+
+
+def test_one_batch_study_bad_input():
+    from r1lib.grpo_toy import one_batch_study
+
+    with pytest.raises(TypeError, match="rng"):
+        one_batch_study(3)
+    with pytest.raises(ValueError, match="lengths"):
+        one_batch_study(np.random.default_rng(0), lengths=(3, 0), rewards=(1.0, 0.0))
+    with pytest.raises(ValueError, match="lengths"):
+        one_batch_study(np.random.default_rng(0), lengths=(3, 2, 1), rewards=(1.0, 0.0))
+
+
+def test_baseline_study_signals():
+    from r1lib.grpo_toy import BASELINE_SIGNALS, baseline_study
+
+    policy = _random_policy(2, scale=0.5)
+    n_params = policy.flat().size
+    est = baseline_study(policy, 4, 3, np.random.default_rng(9))
+    assert list(est) == list(BASELINE_SIGNALS)
+    assert all(v.shape == (3, n_params) for v in est.values())
+    # Same batches for every signal: replay the first batch and check two signals exactly.
+    gen = np.random.default_rng(9)
+    tok, mask = sample(policy, 4, gen)
+    r = total_reward(tok, mask, np.arange(len(PROMPTS))[:, None])
+    d = np.where(mask, (r[..., None] - r.mean(axis=1, keepdims=True)[..., None]) / 3, 0.0)
+    g = policy_gradient(policy, tok, mask, d)
+    assert np.allclose(est["group (leave-one-out)"][0], np.r_[g.B.ravel(), g.D.ravel()] / 25, rtol=1e-12, atol=1e-15)
+    g1 = policy_gradient(policy, tok, mask, np.where(mask, 0.25, 0.0))
+    assert np.allclose(est["score, sum"][0], np.r_[g1.B.ravel(), g1.D.ravel()] / 25, rtol=1e-12, atol=1e-15)
+
+
+def test_baseline_study_is_unbiased_for_the_exact_gradient():
+    """The three unbiased signals average to grad E[r] (central differences of the exact expected
+    reward along a random direction); the plain score averages to 0."""
+    from r1lib.grpo_toy import baseline_study
+
+    policy = _random_policy(4, scale=0.5)
+    theta = policy.flat()
+    direction = np.random.default_rng(1).normal(size=theta.size)
+    h = 1e-5
+    value = lambda th: exact_stats(ToyPolicy.from_flat(th), base_policy())["reward"].mean()  # noqa: E731
+    slope = (value(theta + h * direction) - value(theta - h * direction)) / (2 * h)
+    est = baseline_study(policy, 4, 300, np.random.default_rng(2))
+    for name in ("no baseline", "exact critic V(q)", "group (leave-one-out)", "score, sum"):
+        x = est[name] @ direction
+        target = 0.0 if name == "score, sum" else slope
+        assert abs(x.mean() - target) < 4 * x.std(ddof=1) / np.sqrt(x.size), name
+
+
+def test_baseline_study_bad_input():
+    from r1lib.grpo_toy import baseline_study
+
+    with pytest.raises(ValueError, match="n_batches"):
+        baseline_study(base_policy(), 4, 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="group_size"):
+        baseline_study(base_policy(), 1, 5, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng"):
+        baseline_study(base_policy(), 4, 5, 0)
