@@ -64,7 +64,7 @@ __all__ = [
     "Task", "make_task", "Policy", "teacher_base", "student_base", "Samples", "sample", "render",
     "final_answers", "format_ok", "strict_accuracy", "loophole_accuracy", "REWARDS", "token_logp",
     "policy_gradient", "RLRun", "grpo_train", "curated_samples", "sft", "RejectionResult",
-    "rejection_sample", "Evaluation", "evaluate", "Pipeline", "run_pipeline", "STAGES",
+    "rejection_sample", "Evaluation", "evaluate", "crossover_k", "Pipeline", "run_pipeline", "STAGES",
 ]
 
 DIGITS = 10
@@ -550,6 +550,7 @@ class RejectionResult:
     """Kept samples (correct and well formatted) and why the others were rejected."""
 
     kept: Samples
+    n_per_problem: int
     n_drawn: int
     n_kept: int
     n_wrong: int        # well formatted, wrong answer
@@ -567,7 +568,7 @@ def rejection_sample(policy: Policy, task: Task, n: int = 16,
     qi, ji = np.nonzero(keep)
     kept = Samples(problems=s.problems[qi], tokens=s.tokens[qi, ji][:, None],
                    mask=s.mask[qi, ji][:, None], copy=s.copy[qi, ji][:, None])
-    return RejectionResult(kept=kept, n_drawn=int(keep.size), n_kept=int(keep.sum()),
+    return RejectionResult(kept=kept, n_per_problem=s.tokens.shape[1], n_drawn=int(keep.size), n_kept=int(keep.sum()),
                            n_wrong=int((ok_format & ~ok_answer).sum()),
                            n_bad_format=int((~ok_format).sum()),
                            problems_covered=int(keep.any(axis=1).sum()))
@@ -617,6 +618,19 @@ def evaluate(policy: Policy, task: Task, name: str = "", n: int = 64, temperatur
                       maj_k=maj.mean(axis=0), format_rate=float(format_ok(s).mean()),
                       loophole_rate=float(loophole_accuracy(task, s).mean()),
                       mean_length=float(s.lengths().mean()), examples=examples)
+
+
+def crossover_k(base: Evaluation, tuned: Evaluation) -> Optional[int]:
+    """The smallest k at which ``base``'s mean pass@k reaches ``tuned``'s (None if it never does,
+    up to n). Yue et al. 2025 (arXiv:2504.13837): RL-tuned models win at k = 1 and the base
+    catches up, then overtakes, at large k."""
+    for name, ev in (("base", base), ("tuned", tuned)):
+        if not isinstance(ev, Evaluation):
+            raise TypeError(f"{name} must be an r1_recipe.Evaluation, got {_describe(ev)}")
+    if base.n != tuned.n:
+        raise ValueError(f"base and tuned must use the same n, got {base.n} and {tuned.n}")
+    reached = np.flatnonzero(base.pass_k >= tuned.pass_k)
+    return int(base.ks[reached[0]]) if reached.size else None
 
 
 # --------------------------------------------------------------------------------------------
