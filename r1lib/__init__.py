@@ -10,6 +10,8 @@ Every formula of the notebooks lives here once:
   benchmark (notebook 02);
 - ``kl_estimators``: k1, k2, k3; ``kl_studies``: their closed forms, Monte Carlo and gradient
   studies (notebook 03);
+- ``grpo_loss``: TRL's GRPO-family loss and its exact gradient (Dr. GRPO, DAPO, GSPO, CISPO, the
+  KL choices), DAPO's overlong penalty and dynamic sampling;
 - ``grpo``: group advantages, the clipped surrogate and the GRPO objective; ``grpo_toy``: a toy
   R1-style task trained with GRPO (notebook 04).
 
@@ -27,6 +29,8 @@ from .error_bars import (Estimate, clustered_se, mean_with_se, naive_se, paired_
                          unpaired_difference)
 from .grpo import (clipped_surrogate, clipped_surrogate_grad, group_advantages, grpo_objective,
                    grpo_objective_grad, sequence_mean)
+from .grpo_loss import (drop_constant_groups, dynamic_sampling_mask, grpo_loss, grpo_loss_grad,
+                        overlong_penalty)
 from .kl_estimators import kl_k1, kl_k2, kl_k3
 from .metrics import maj_at_k, majority_vote, pass_at_k
 from .softmax import entropy, log_softmax, softmax
@@ -48,6 +52,8 @@ __all__ = [
     # grpo.py
     "group_advantages", "clipped_surrogate", "clipped_surrogate_grad", "sequence_mean",
     "grpo_objective", "grpo_objective_grad",
+    # grpo_loss.py
+    "grpo_loss", "grpo_loss_grad", "overlong_penalty", "dynamic_sampling_mask", "drop_constant_groups",
     # teaching modules, used as namespaces; graded exercises (r1lib.exercises.check)
     "distill_train", "eval_sim", "kl_studies", "grpo_toy", "exercises",
 ]

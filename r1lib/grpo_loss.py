@@ -1,0 +1,558 @@
+r"""GRPO as today's trainers compute it: TRL GRPOTrainer's loss with its switches, and its gradient.
+
+:func:`grpo_loss` is the scalar a trainer *minimises* for one batch of completions, with the
+semantics of TRL's ``GRPOTrainer._compute_loss`` (huggingface/trl, ``trl/trainer/grpo_trainer.py``)
+for one process and no gradient accumulation, so ``"bnpo"`` and ``"dapo"`` give the same number.
+:func:`grpo_loss_grad` is its exact derivative with respect to the per-token log-probabilities,
+written out by hand (no autograd). One pass of shared code computes both, so the value and the
+gradient can never disagree about a convention.
+
+Notation, per completion :math:`i` (row) and token :math:`t` (column), :math:`m_{i,t}\in\{0,1\}`
+the padding mask, :math:`n_i=\sum_t m_{i,t}` the completion length, :math:`N=\sum_i n_i`, B rows:
+
+* ratio: token level :math:`\rho_{i,t}=\exp(\log\pi_\theta-\log\pi_{old})`; sequence level (GSPO,
+  arXiv:2507.18071) one ratio per row, :math:`s_i=\exp\bigl(\sum_t m_{i,t}(\log\pi_\theta-\log\pi_{old})
+  /\max(n_i,1)\bigr)`, the geometric mean of the token ratios, used for every token of the row;
+* policy term (``"grpo"``, ``"bnpo"``, ``"dr_grpo"``, ``"dapo"``): PPO's pessimistic clip,
+  :math:`\ell=-\min\bigl(\rho A_i,\ \mathrm{clip}(\rho,1-\epsilon,1+\epsilon_{high})A_i\bigr)`;
+  ``"cispo"`` (MiniMax-M1, arXiv:2506.13585, as TRL writes it):
+  :math:`\ell=-\mathrm{sg}[\min(\rho,\epsilon_{high})]\,A_i\log\pi_\theta`, where ``epsilon_high``
+  is the cap on the ratio itself (TRL recommends 5.0 for CISPO) and sg stops the gradient;
+* KL term, added per token when ``beta > 0``, with :math:`\delta=\log\pi_\theta-\log\pi_{ref}`:
+  ``"k1"`` :math:`\delta`; ``"k2"`` :math:`\delta^2/2`; ``"k3"`` (TRL's only choice)
+  :math:`e^{-\delta}+\delta-1`; ``"k3+"`` (verl): k3's value with k2's gradient :math:`\delta`
+  (straight-through). ``use_bias_correction_kl`` (DeepSeek-V3.2) multiplies the estimate by the
+  ratio (:math:`\rho_{i,t}`, or :math:`s_i` at sequence level), and the ratio is *not* detached:
+  its gradient flows, as in TRL;
+* aggregation of :math:`L_{i,t}=\ell_{i,t}+\beta\,\mathrm{kl}_{i,t}` over real tokens:
+  ``"grpo"`` :math:`\frac1B\sum_i\frac{1}{\max(n_i,1)}\sum_t m L`; ``"bnpo"``, ``"dapo"`` and
+  ``"cispo"`` :math:`\frac{1}{\max(N,1)}\sum m L`; ``"dr_grpo"`` :math:`\frac{1}{B\,L_{max}}\sum m L`
+  with :math:`L_{max}` = ``max_completion_length``.
+
+Conventions at the kinks: where the ratio sits exactly on a clip boundary the unclipped slope is
+used, which is what PyTorch's autograd gives TRL's code (``torch.clamp`` passes the gradient at
+its bounds, ``torch.min`` splits a tie evenly between two equal branches).
+
+Padding: masked positions are never read. They may hold anything (0, huge values, even NaN) and
+get gradient exactly 0. At real tokens every log-probability must be finite and ``<= 0``.
+
+Also here: DAPO's soft overlong punishment (a reward-shaping term) and dynamic sampling (drop the
+groups whose rewards are all equal: their advantages are 0 and they carry no gradient).
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._validation import _describe, check_axis, check_option, float_array, int_array
+
+__all__ = ["grpo_loss", "grpo_loss_grad", "LOSS_TYPES", "IMPORTANCE_SAMPLING_LEVELS", "KL_ESTIMATORS",
+           "overlong_penalty", "dynamic_sampling_mask", "drop_constant_groups", "DroppedGroups"]
+
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo")
+IMPORTANCE_SAMPLING_LEVELS = ("token", "sequence")
+KL_ESTIMATORS = ("k1", "k2", "k3", "k3+")
+
+
+# ---------------------------------------------------------------------------------- validation
+
+def _mask(mask: Any, shape: tuple[int, ...]) -> Optional[np.ndarray]:
+    """The padding mask as booleans, or None when there is no padding at all."""
+    if mask is None:
+        return None
+    if isinstance(mask, (str, bytes)):
+        raise TypeError(f"mask must be an array of booleans or 0/1, got {_describe(mask)}")
+    m = np.asarray(mask)
+    if m.dtype != bool and not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
+        raise TypeError(f"mask must be an array of booleans or 0/1, got dtype {m.dtype}")
+    if m.shape != shape:
+        raise ValueError(f"mask has shape {m.shape}, expected the shape of logp {shape}")
+    if m.dtype != bool:
+        ok = (m == 0) | (m == 1)  # NaN fails both
+        if not ok.all():
+            bad = m[~ok].flat[0].item()
+            raise ValueError(f"mask must hold only 0 and 1 (or booleans), got the value {bad!r}")
+        m = m != 0
+    if m.all():
+        return None
+    if not m.any():
+        raise ValueError("mask has no real token at all (every entry is 0): the loss of an empty "
+                         "batch is undefined")
+    return m
+
+
+def _float_tokens(value: Any, name: str, shape: Optional[tuple[int, ...]]) -> np.ndarray:
+    """``value`` as a (B, T) float array (float32 stays float32), shape-checked, values unchecked."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a numeric array, got {_describe(value)}")
+    try:
+        a = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} must be a numeric array, got {_describe(value)}") from exc
+    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}: {_describe(value)}")
+    if a.dtype != np.float32:
+        a = a.astype(np.float64, copy=False)
+    if shape is None:
+        if a.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D array (B completions, T tokens), got shape {a.shape}")
+        if a.size == 0:
+            raise ValueError(f"{name} must not be empty, got shape {a.shape}")
+    elif a.shape != shape:
+        raise ValueError(f"{name} has shape {a.shape}, expected the shape of logp {shape}")
+    return a
+
+
+def _real_tokens(a: np.ndarray, name: str, m: Optional[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    """``a`` in ``dtype`` with padding replaced by 0; real tokens must be finite and <= 0."""
+    if m is not None:
+        # Padding is never read: replace it by 0 (the log-probability of a sure token), so that
+        # the arithmetic never meets a garbage value (no inf - inf, no NaN).
+        a = np.where(m, a, dtype.type(0))
+    a = a.astype(dtype, copy=False)
+    # max catches NaN, +inf and positive values at once; a finite sum of values <= 0 then proves
+    # every value finite (-inf makes it -inf); an overflowed sum gets the exact check below.
+    if not a.max() <= 0 or not np.isfinite(np.add.reduce(a, axis=None)):
+        _explain_bad_tokens(a, name, m)
+    return a
+
+
+def _explain_bad_tokens(a: np.ndarray, name: str, m: Optional[np.ndarray]) -> None:
+    where_txt = "a real (unmasked) token" if m is not None else "token"
+    for bad, what in ((np.isnan(a), "NaN"), (np.isinf(a), "an infinite value"), (a > 0, "a positive value")):
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            hint = (" (log-probabilities must be <= 0: did you pass logits or probabilities?)"
+                    if what == "a positive value" else "")
+            raise ValueError(f"{name} contains {what}, {a[idx].item()!r}, at {where_txt} {idx}{hint}")
+    # Finite values <= 0 whose sum overflowed: legitimate, nothing to report.
+
+
+def _real(value: Any, name: str, *, low: Optional[float] = None, high: Optional[float] = None,
+          low_open: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v!r}")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {v!r}")
+    if high is not None and v >= high:
+        raise ValueError(f"{name} must be < {high}, got {v!r}")
+    return v
+
+
+class _Batch(NamedTuple):
+    lp: np.ndarray            # (B, T), padding 0
+    old: np.ndarray           # (B, T), padding 0
+    ref: Optional[np.ndarray]  # (B, T), padding 0, or None
+    adv: np.ndarray           # (B,)
+    m: Optional[np.ndarray]   # (B, T) bool, or None (no padding)
+    n: np.ndarray             # (B,) completion lengths
+    row_weight: np.ndarray    # (B,) c_i: loss = sum_i c_i sum_t m L
+    lo: float
+    hi: float
+    beta: float
+    loss_type: str
+    level: str
+    kl: str
+    bias_correction: bool
+    dtype: np.dtype
+
+
+def _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_high, loss_type,
+             importance_sampling_level, max_completion_length, kl, use_bias_correction_kl) -> _Batch:
+    loss_type = check_option(loss_type, "loss_type", LOSS_TYPES)
+    level = check_option(importance_sampling_level, "importance_sampling_level", IMPORTANCE_SAMPLING_LEVELS)
+    kl = check_option(kl, "kl", KL_ESTIMATORS)
+    if not isinstance(use_bias_correction_kl, (bool, np.bool_)):
+        raise TypeError(f"use_bias_correction_kl must be True or False, got {_describe(use_bias_correction_kl)}")
+    beta = _real(beta, "beta", low=0.0)
+    # 1 - epsilon must stay positive, or the lower clip of a (non-negative) ratio means nothing.
+    epsilon = _real(epsilon, "epsilon", low=0.0, low_open=True, high=1.0)
+    if epsilon_high is None:
+        epsilon_high = epsilon  # TRL: None means symmetric clipping
+    else:
+        epsilon_high = _real(epsilon_high, "epsilon_high")
+        if epsilon_high < epsilon:
+            raise ValueError(f"epsilon_high={epsilon_high!r} is below epsilon={epsilon!r}: clip-higher "
+                             "widens the upper side only (DAPO uses 0.2 and 0.28)")
+
+    # Shapes and types first (cheap), then the mask, then the values at real tokens.
+    lp = _float_tokens(logp, "logp", None)
+    old = _float_tokens(old_logp, "old_logp", lp.shape)
+    ref = None if ref_logp is None else _float_tokens(ref_logp, "ref_logp", lp.shape)
+    if ref is None and beta > 0:
+        raise ValueError(f"beta={beta!r} > 0 needs ref_logp (the reference policy's log-probabilities)")
+    adv = float_array(advantages, "advantages")
+    if adv.shape != lp.shape[:1]:
+        raise ValueError(f"advantages has shape {adv.shape}, expected one per completion: "
+                         f"({lp.shape[0]},) (logp has shape {lp.shape})")
+    m = _mask(mask, lp.shape)
+    # float32 stays float32: the token arrays decide; the (B,) advantages follow them.
+    dtype = np.dtype(np.float32) if all(x.dtype == np.float32 for x in (lp, old, ref) if x is not None) \
+        else np.dtype(np.float64)
+    lp = _real_tokens(lp, "logp", m, dtype)
+    old = _real_tokens(old, "old_logp", m, dtype)
+    if ref is not None:
+        ref = _real_tokens(ref, "ref_logp", m, dtype)
+    adv = adv.astype(dtype, copy=False)
+
+    B, T = lp.shape
+    n = np.full(B, T, dtype=np.int64) if m is None else np.count_nonzero(m, axis=1)
+    if max_completion_length is not None or loss_type == "dr_grpo":
+        if max_completion_length is None:
+            raise ValueError('loss_type="dr_grpo" divides by B * max_completion_length: pass '
+                             "max_completion_length (the generation budget, a constant)")
+        if isinstance(max_completion_length, (bool, np.bool_)) or not isinstance(max_completion_length,
+                                                                                  numbers.Integral):
+            raise TypeError(f"max_completion_length must be a positive integer, got "
+                            f"{_describe(max_completion_length)}")
+        if max_completion_length < 1:
+            raise ValueError(f"max_completion_length must be >= 1, got {max_completion_length!r}")
+        longest = int(n.max())
+        if max_completion_length < longest:
+            raise ValueError(f"max_completion_length={int(max_completion_length)} is shorter than completion "
+                             f"{int(n.argmax())}, which has {longest} tokens")
+
+    total = int(n.sum())
+    if loss_type == "grpo":
+        row_weight = 1.0 / (B * np.maximum(n, 1))
+    elif loss_type == "dr_grpo":
+        row_weight = np.full(B, 1.0 / (B * int(max_completion_length)))
+    else:  # bnpo, dapo, cispo: one process, no accumulation -> active tokens of this batch
+        row_weight = np.full(B, 1.0 / max(total, 1))
+    if loss_type == "cispo":
+        lo, hi = 0.0, epsilon_high  # a cap on the ratio itself
+    else:
+        lo, hi = 1.0 - epsilon, 1.0 + epsilon_high
+    return _Batch(lp, old, ref, adv, m, n, row_weight.astype(dtype), lo, hi, beta, loss_type, level, kl,
+                  bool(use_bias_correction_kl), dtype)
+
+
+# ------------------------------------------------------------------------------------ the math
+
+def _kl_value_and_slope(lp: np.ndarray, ref: np.ndarray, kl: str, m: Optional[np.ndarray],
+                        need_value: bool, need_slope: bool):
+    """Per-token KL estimate and its derivative with respect to logp; both exactly 0 at padding.
+
+    Padding holds logp = ref = 0 (see _real_tokens), so delta = 0 there, and every estimate and
+    slope vanishes at delta = 0 except k1's constant slope, which is masked.
+    """
+    delta = lp - ref  # log(pi_theta / pi_ref)
+    value = slope = None
+    if kl in ("k3", "k3+"):
+        with np.errstate(over="ignore"):  # pi_ref >> pi_theta beyond the dtype: the KL is inf
+            back = np.exp(-delta)  # pi_ref / pi_theta
+        if need_value:
+            value = back + delta
+            value -= 1
+        if need_slope:
+            slope = delta if kl == "k3+" else 1 - back
+    elif kl == "k2":
+        if need_value:
+            value = 0.5 * delta * delta
+        slope = delta
+    else:  # k1
+        value = delta
+        if need_slope:
+            slope = np.ones_like(delta) if m is None else m.astype(delta.dtype)
+    return value, slope
+
+
+def _compute(b: _Batch, need_value: bool, need_grad: bool) -> tuple[float, Optional[np.ndarray]]:
+    """The loss and/or its gradient; one code path so the two can never disagree."""
+    dtype, lp, adv, m, n = b.dtype, b.lp, b.adv, b.m, b.n
+    c = b.row_weight  # (B,): loss = sum_i c_i sum_t m_it L_it
+    ca = c * adv      # (B,)
+    zero = dtype.type(0)
+    value = 0.0
+    grad = None
+    token = b.level == "token"
+
+    # ---- the importance ratio: (B, T) per token, or (B, 1) per sequence (GSPO)
+    d = lp - b.old  # 0 at padding
+    with np.errstate(over="ignore"):  # a ratio beyond the dtype is inf; handled below
+        if token:
+            ratio = np.exp(d)
+        else:
+            ratio = np.exp(np.add.reduce(d, axis=1) / np.maximum(n, 1).astype(dtype))[:, None]
+
+    # ---- the policy term
+    if b.loss_type == "cispo":
+        # -sg(min(ratio, cap)) A logp: the weight is a constant for the gradient.
+        coef = np.minimum(ratio, dtype.type(b.hi))
+        coef *= -ca[:, None]  # d loss / d logp at real tokens, (B, T) or (B, 1)
+        if need_value:  # padding logp is 0, so the unmasked products are the masked ones
+            value += float(np.vdot(coef, lp)) if token else float(np.dot(coef[:, 0], np.add.reduce(lp, axis=1)))
+        if need_grad:
+            grad = coef if token else np.repeat(coef, lp.shape[1], axis=1)
+            if m is not None:
+                grad *= m
+    else:
+        # Per completion the advantage has one sign, so min(rho A, clip(rho, lo, hi) A) is
+        # A min(rho, hi) for A >= 0 and A max(rho, lo) for A < 0: one bound per row.
+        positive = adv >= 0
+        upper = np.where(positive, dtype.type(b.hi), dtype.type(np.inf))[:, None]
+        lower = np.where(positive, dtype.type(-np.inf), dtype.type(b.lo))[:, None]
+        if need_value:
+            bounded = np.minimum(np.maximum(ratio, lower), upper)
+            if not token:     # the row's one value, repeated over its n_i tokens
+                per_row = bounded[:, 0] * n.astype(dtype)
+            elif m is None:
+                per_row = np.add.reduce(bounded, axis=1)
+            else:
+                per_row = np.einsum("ij,ij->i", bounded, m.astype(dtype))
+            with np.errstate(invalid="ignore", over="ignore"):
+                terms = -ca * per_row
+            value += float(np.sum(np.where(adv == 0, zero, terms)))  # A = 0 never meets 0 * inf
+        if need_grad:
+            # slope -c A rho where the unclipped branch is active (its boundary included), else 0
+            active = (ratio <= upper) & (ratio >= lower) & (adv != 0)[:, None]
+            grad = np.where(active, ratio, zero)
+            grad *= -ca[:, None]
+            if not token:
+                # n_i copies of the row's loss times d s_i / d logp_t = s_i m_t / n_i
+                grad = np.repeat(grad, lp.shape[1], axis=1)
+            if m is not None:
+                grad *= m
+
+    # ---- the KL term
+    if b.beta > 0:
+        beta = b.beta
+        need_kval = need_value or b.bias_correction
+        kval, kslope = _kl_value_and_slope(lp, b.ref, b.kl, m, need_kval, need_grad)
+        if b.bias_correction:  # kl * ratio, the ratio not detached (as in TRL)
+            if need_value:
+                value += beta * float(np.dot(c, np.add.reduce(kval * ratio, axis=1)))
+            if need_grad:
+                if token:  # d(k rho) = (k' + k) rho
+                    g = kslope + kval
+                    g *= ratio
+                else:      # d(k_t s_i) = k'_t s_i + s_i (sum_t m k) m_t / n_i
+                    g = kslope * ratio
+                    g += (ratio[:, 0] * np.add.reduce(kval, axis=1) / np.maximum(n, 1).astype(dtype))[:, None]
+                    if m is not None:
+                        g *= m
+                g *= (dtype.type(beta) * c)[:, None]
+                grad += g
+        else:
+            if need_value:
+                value += beta * float(np.dot(c, np.add.reduce(kval, axis=1)))
+            if need_grad:
+                grad += (dtype.type(beta) * c)[:, None] * kslope
+    return value, grad
+
+
+# ---------------------------------------------------------------------------------- public API
+
+_DOC_ARGS = """
+    Parameters
+    ----------
+    logp, old_logp : array_like, shape (B, T)
+        Per-token log-probabilities of the sampled completion tokens under the current policy and
+        under the policy that sampled them (TRL's ``per_token_logps``, ``old_per_token_logps``).
+        Finite and ``<= 0`` at real tokens; padding is ignored.
+    advantages : array_like, shape (B,)
+        One advantage per completion, e.g. :func:`r1lib.group_advantages` of the rewards.
+    mask : array_like of bool or 0/1, shape (B, T), optional
+        1 at real tokens, 0 at padding (TRL's ``completion_mask``). Default: no padding. A row may
+        be empty (it then adds nothing), the whole mask may not.
+    ref_logp : array_like, shape (B, T), optional
+        The reference policy's log-probabilities; needed when ``beta > 0``.
+    beta : float, default 0.0
+        KL coefficient, ``>= 0``. TRL's default 0 means no reference model at all.
+    epsilon : float, default 0.2
+        Lower clip, ``0 < epsilon < 1``: the ratio is clipped below at ``1 - epsilon``.
+    epsilon_high : float, optional
+        Upper clip (``1 + epsilon_high``); None means ``epsilon``. Must be ``>= epsilon``. DAPO's
+        clip-higher uses 0.28. For ``"cispo"`` it is the cap on the ratio itself (TRL: 5.0).
+    loss_type : {"grpo", "bnpo", "dr_grpo", "dapo", "cispo"}, default "grpo"
+        How token losses are aggregated (and, for "cispo", the policy term); see the module.
+    importance_sampling_level : {"token", "sequence"}, default "token"
+        "sequence" is GSPO: one ratio per completion, the geometric mean of its token ratios.
+    max_completion_length : int, optional
+        The generation budget; required by "dr_grpo" (its constant divisor) and never shorter
+        than a completion.
+    kl : {"k1", "k2", "k3", "k3+"}, default "k3"
+        The per-token KL estimate; "k3+" is k3's value with k2's gradient (verl).
+    use_bias_correction_kl : bool, default False
+        Multiply the KL estimate by the importance ratio (DeepSeek-V3.2; TRL's option).
+"""
+
+
+def grpo_loss(logp: ArrayLike, old_logp: ArrayLike, advantages: ArrayLike, mask: Optional[ArrayLike] = None,
+              *, ref_logp: Optional[ArrayLike] = None, beta: float = 0.0, epsilon: float = 0.2,
+              epsilon_high: Optional[float] = None, loss_type: str = "grpo",
+              importance_sampling_level: str = "token", max_completion_length: Optional[int] = None,
+              kl: str = "k3", use_bias_correction_kl: bool = False) -> float:
+    r"""The GRPO-family training loss (to minimise), as TRL's GRPOTrainer computes it.
+
+    .. math::
+
+        \mathcal{L} = \sum_{i}\ c_i \sum_t m_{i,t}\Bigl(-\min\bigl(\rho_{i,t}A_i,\
+        \mathrm{clip}(\rho_{i,t}, 1-\epsilon, 1+\epsilon_{high})A_i\bigr)
+        + \beta\,\mathrm{kl}_{i,t}\Bigr)
+
+    with :math:`c_i = 1/(B\max(n_i,1))` ("grpo", DeepSeekMath eq. 3 negated),
+    :math:`1/\max(N,1)` ("bnpo", "dapo", "cispo": token-level, DAPO) or :math:`1/(B\,L_{max})`
+    ("dr_grpo", arXiv:2503.20783). The module docstring gives GSPO's sequence ratio, CISPO's
+    policy term and the KL estimators. On-policy (``logp == old_logp``, ratio 1) with ``beta = 0``
+    the "grpo" loss is :math:`-\mathrm{mean}_i A_i`.
+    """
+    b = _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_high, loss_type,
+                 importance_sampling_level, max_completion_length, kl, use_bias_correction_kl)
+    return _compute(b, True, False)[0]
+
+
+def grpo_loss_grad(logp: ArrayLike, old_logp: ArrayLike, advantages: ArrayLike, mask: Optional[ArrayLike] = None,
+                   *, ref_logp: Optional[ArrayLike] = None, beta: float = 0.0, epsilon: float = 0.2,
+                   epsilon_high: Optional[float] = None, loss_type: str = "grpo",
+                   importance_sampling_level: str = "token", max_completion_length: Optional[int] = None,
+                   kl: str = "k3", use_bias_correction_kl: bool = False) -> np.ndarray:
+    r"""Exact gradient of :func:`grpo_loss` with respect to ``logp``, shape (B, T).
+
+    Token level, clipped loss types: :math:`\partial\mathcal{L}/\partial\log\pi_\theta(o_{i,t}) =
+    c_i\,m_{i,t}\bigl(-A_i\rho_{i,t}\mathbb{1}[\text{unclipped}] + \beta\,\partial\mathrm{kl}\bigr)`,
+    "unclipped" meaning :math:`\rho\le1+\epsilon_{high}` for :math:`A\ge0` and
+    :math:`\rho\ge1-\epsilon` for :math:`A<0` (boundaries included, as autograd gives them).
+    Sequence level: every real token of row i gets :math:`-c_i A_i s_i\mathbb{1}[\text{unclipped}]`
+    (the row's :math:`n_i` copies of the loss times :math:`\partial s_i/\partial\log\pi =
+    s_i/n_i`). "cispo": :math:`-c_i\min(\rho,\epsilon_{high})A_i` (the weight is detached).
+    KL slopes: k1 1, k2 and k3+ :math:`\delta`, k3 :math:`1-e^{-\delta}`; with the bias
+    correction the product rule adds :math:`\mathrm{kl}\cdot\rho` (token) or
+    :math:`s_i\sum_t m\,\mathrm{kl}/n_i` (sequence). Chain with
+    :math:`\partial\log\pi(o_t)/\partial z = e_{o_t}-\mathrm{softmax}(z)` to reach the logits.
+    Note that "k3+" and "cispo" are surrogate gradients by design (straight-through, stop-gradient):
+    they are not the derivative of the value :func:`grpo_loss` returns.
+    """
+    b = _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_high, loss_type,
+                 importance_sampling_level, max_completion_length, kl, use_bias_correction_kl)
+    return _compute(b, False, True)[1]
+
+
+if grpo_loss.__doc__ is not None:  # None under python -OO
+    grpo_loss.__doc__ += _DOC_ARGS + """
+    Returns
+    -------
+    float
+        The loss. It is ``inf`` only if a ratio or a KL term overflows the dtype.
+    """
+    grpo_loss_grad.__doc__ += _DOC_ARGS + """
+    Returns
+    -------
+    numpy.ndarray, shape (B, T)
+        Float32 when the token arrays are float32, else float64; exactly 0 at padding.
+    """
+
+
+# ------------------------------------------------------------------- DAPO: reward-side helpers
+
+def overlong_penalty(lengths: ArrayLike, max_completion_length: int, cache_length: int) -> np.ndarray:
+    r"""DAPO's soft overlong punishment (arXiv:2503.14476, eq. 13), added to the reward.
+
+    .. math::
+
+        R_{length}(y) = \begin{cases} 0 & |y| \le L_{max} - L_{cache} \\
+        \frac{(L_{max} - L_{cache}) - |y|}{L_{cache}} & L_{max} - L_{cache} < |y| \le L_{max} \\
+        -1 & |y| > L_{max} \end{cases}
+
+    A linear ramp from 0 to -1 over the last ``cache_length`` tokens of the budget, so the policy
+    learns to stop before truncation instead of being hit by a cliff. Same as TRL's
+    ``get_soft_overlong_punishment(max_completion_len, soft_punish_cache)``.
+
+    Parameters
+    ----------
+    lengths : array_like of int
+        Completion lengths :math:`|y|` in tokens, ``>= 0``.
+    max_completion_length : int
+        :math:`L_{max}`, ``>= 1``.
+    cache_length : int
+        :math:`L_{cache}`, ``0 <= cache_length <= max_completion_length`` (0: only the cliff).
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape of ``lengths``; values in [-1, 0].
+    """
+    n = int_array(lengths, "lengths")
+    if (n < 0).any():
+        raise ValueError(f"lengths must be >= 0, got {int(n.min())}")
+    for name, v in (("max_completion_length", max_completion_length), ("cache_length", cache_length)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {_describe(v)}")
+    if max_completion_length < 1:
+        raise ValueError(f"max_completion_length must be >= 1, got {max_completion_length!r}")
+    if not 0 <= cache_length <= max_completion_length:
+        raise ValueError(f"cache_length must lie in [0, max_completion_length={max_completion_length}], "
+                         f"got {cache_length!r}")
+    start = int(max_completion_length) - int(cache_length)
+    ramp = (start - n) / max(int(cache_length), 1)  # only read where cache_length > 0
+    return np.where(n <= start, 0.0, np.where(n <= max_completion_length, ramp, -1.0))
+
+
+def dynamic_sampling_mask(rewards: ArrayLike, axis: int = -1) -> np.ndarray:
+    r"""DAPO's dynamic sampling filter: True for the groups worth keeping.
+
+    A group whose G rewards are all equal (all right or all wrong) has advantages exactly 0 under
+    any scaling, so it adds nothing to the policy gradient but still dilutes the token-mean; DAPO
+    (arXiv:2503.14476, eq. 11 constraint :math:`0 < |\{o_i \text{ correct}\}| < G`) drops such
+    groups and samples more prompts instead.
+
+    Parameters
+    ----------
+    rewards : array_like
+        Rewards; ``axis`` runs over the G outputs of one prompt.
+    axis : int, default -1
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Shape of ``rewards`` without ``axis``; False where the group's rewards are all equal
+        (exact comparison). ``(~keep).sum()`` is the number of groups dropped.
+    """
+    r = float_array(rewards, "rewards", min_ndim=1)
+    ax = check_axis(axis, r.ndim)
+    return np.ptp(r, axis=ax) != 0
+
+
+class DroppedGroups(NamedTuple):
+    """Result of :func:`drop_constant_groups`."""
+    rewards: np.ndarray         # the kept groups' rewards
+    arrays: tuple               # the other per-group arrays, same groups kept
+    keep: np.ndarray            # bool per group (the filter that was applied)
+    dropped: int                # how many groups carried no signal and were dropped
+
+
+def drop_constant_groups(rewards: ArrayLike, *per_group: ArrayLike) -> DroppedGroups:
+    """Dynamic sampling as a batch filter: drop the groups whose rewards are all equal.
+
+    Parameters
+    ----------
+    rewards : array_like, shape (P, G)
+        One row per prompt, one column per sampled output.
+    *per_group : array_like
+        Any arrays with one leading entry per prompt (e.g. token log-probs of shape (P, G, T),
+        masks, lengths), filtered alike.
+
+    Returns
+    -------
+    DroppedGroups
+        ``(rewards, arrays, keep, dropped)``. If every group is constant the kept arrays are
+        empty (0 prompts): the trainer should sample again (DAPO keeps sampling until the batch
+        is full).
+    """
+    r = float_array(rewards, "rewards", min_ndim=2)
+    if r.ndim != 2:
+        raise ValueError(f"rewards must have shape (prompts, G), got shape {r.shape}")
+    keep = dynamic_sampling_mask(r, axis=1)
+    kept = []
+    for k, a in enumerate(per_group):
+        arr = np.asarray(a)
+        if arr.ndim == 0 or arr.shape[0] != r.shape[0]:
+            raise ValueError(f"per_group[{k}] has shape {arr.shape}, expected {r.shape[0]} leading entries "
+                             f"(one per prompt, like rewards {r.shape})")
+        kept.append(arr[keep])
+    return DroppedGroups(r[keep], tuple(kept), keep, int(np.count_nonzero(~keep)))
