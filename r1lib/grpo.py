@@ -11,14 +11,15 @@ from typing import Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import (_describe, broadcast_pair, check_axis, common_float_dtype, float_array,
+from ._validation import (_describe, broadcast_pair, check_axis, check_option, common_float_dtype, float_array,
                           nonneg_scalar, positive_scalar)
 from .kl_estimators import kl_k3
 
 __all__ = ["group_advantages"]
 
 
-def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: float = 1e-6) -> np.ndarray:
+def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: float = 1e-6,
+                     scale: str = "group") -> np.ndarray:
     r"""Group-relative advantages :math:`A_i = (r_i - \mathrm{mean}(r)) / (\mathrm{std}(r) + \epsilon)`.
 
     Parameters
@@ -32,6 +33,13 @@ def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: flo
         factor :math:`\sqrt{G/(G-1)}` (up to ``eps``).
     eps : float, default 1e-6
         Added to the standard deviation (verl's default; TRL uses 1e-4).
+    scale : {"group", "batch", "none"}, default "group"
+        What the centred rewards :math:`r_i - \mathrm{mean}_{group}(r)` are divided by (TRL's
+        ``scale_rewards``): ``"group"`` the group's std (GRPO); ``"batch"`` the std of *all* the
+        rewards in the array, one number for the batch (:math:`\mathrm{std}(r) + \epsilon`,
+        same ``ddof``); ``"none"`` nothing (Dr. GRPO, arXiv:2503.20783: dividing by the group std
+        up-weights the questions that are too easy or too hard). The centring is per group in
+        all three.
 
     Returns
     -------
@@ -44,6 +52,7 @@ def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: flo
     if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, numbers.Integral) or ddof < 0:
         raise ValueError(f"ddof must be a non-negative integer, got {_describe(ddof)}")
     eps = nonneg_scalar(eps, "eps")
+    scale = check_option(scale, "scale", ("group", "batch", "none"))
     group = r.shape[ax]
     if ddof >= group and group > 1:
         raise ValueError(f"ddof={ddof} needs groups of more than {ddof} outputs; got G={group}")
@@ -51,14 +60,34 @@ def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: flo
     # that noise by a ~1e-17 std would invent advantages of order 1 when eps = 0.
     constant = np.ptp(r, axis=ax, keepdims=True) == 0
     centered = np.where(constant, 0.0, r - np.mean(r, axis=ax, keepdims=True))
+    if scale == "none":
+        return centered.astype(r.dtype, copy=False)
+    if scale == "batch":
+        return _batch_scaled(r, centered, ddof, eps)
     # Standardise after scaling each group to max |r - mean| = 1: the ratio is unchanged, but the
     # std of tiny (subnormal) or huge rewards no longer underflows to 0 or overflows to inf.
-    scale = np.where(constant, 1.0, np.max(np.abs(centered), axis=ax, keepdims=True))
-    z = centered / scale
-    std_z = np.std(z, axis=ax, ddof=ddof, keepdims=True) if group > 1 else np.zeros_like(scale)
-    with np.errstate(over="ignore"):  # eps / tiny scale = inf correctly sends A to 0
-        denom = np.where(constant, 1.0, std_z + eps / scale)
+    span = np.where(constant, 1.0, np.max(np.abs(centered), axis=ax, keepdims=True))
+    z = centered / span
+    std_z = np.std(z, axis=ax, ddof=ddof, keepdims=True) if group > 1 else np.zeros_like(span)
+    with np.errstate(over="ignore"):  # eps / tiny span = inf correctly sends A to 0
+        denom = np.where(constant, 1.0, std_z + eps / span)
     return np.where(constant, 0.0, z / denom).astype(r.dtype, copy=False)
+
+
+def _batch_scaled(r: np.ndarray, centered: np.ndarray, ddof: int, eps: float) -> np.ndarray:
+    """centered / (std of all rewards + eps), TRL's scale_rewards="batch"."""
+    if r.size <= ddof:  # one reward in the whole batch: no spread to divide by (TRL: std 0)
+        return np.zeros_like(r)
+    spread = r - np.mean(r)
+    # As for groups: standardise after scaling to max |r - mean| = 1, so that tiny or huge
+    # rewards neither underflow nor overflow the std.
+    s = float(np.max(np.abs(spread)))
+    if s == 0.0:  # every reward equal: every group constant, every advantage already 0
+        return np.zeros_like(r)
+    std_z = float(np.std(spread / s, ddof=ddof))
+    with np.errstate(over="ignore"):  # eps / tiny s = inf correctly sends A to 0
+        denom = std_z + eps / s
+    return (centered / s / denom).astype(r.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------

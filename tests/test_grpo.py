@@ -429,3 +429,73 @@ def test_sequence_mean():
         sequence_mean([[np.nan, 1.0]])
     with pytest.raises(ValueError, match="at least 2"):
         sequence_mean([1.0, 2.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# group_advantages(scale=...): TRL's scale_rewards, re-derived with the statistics module
+# ---------------------------------------------------------------------------------------------
+
+import statistics  # noqa: E402
+
+from r1lib.grpo import group_advantages  # noqa: E402
+
+
+def _trl_advantages(rows, scale, eps):
+    """TRL: A = r - group mean; "group" / "batch" divide by (group / whole-batch std(ddof=1) + eps)."""
+    flat = [x for row in rows for x in row]
+    out = []
+    for row in rows:
+        mu = statistics.fmean(row)
+        if scale == "group":
+            sd = statistics.stdev(row)
+        elif scale == "batch":
+            sd = statistics.stdev(flat)
+        out.append([(x - mu) / (sd + eps) if scale != "none" else x - mu for x in row])
+    return out
+
+
+@given(hnp.arrays(np.float64, (4, 5), elements=st.floats(-3, 3)), st.sampled_from(["group", "batch", "none"]))
+@settings(max_examples=150, deadline=None)
+def test_scale_rewards_matches_trl(r, scale):
+    r[0] = 0.25  # one all-equal group: its advantages are exactly 0 in every mode
+    got = group_advantages(r, eps=1e-4, scale=scale)
+    want = _trl_advantages(r.tolist(), scale, 1e-4)
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+    assert np.all(got[0] == 0)
+
+
+def test_scale_default_is_group_and_the_modes_differ_as_dr_grpo_says():
+    # an easy question (3 of 4 right) and a balanced one (2 of 4): dividing by the group std gives
+    # the easy question's right answers more weight than "none" or "batch" would
+    r = np.array([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    assert np.array_equal(group_advantages(r), group_advantages(r, scale="group"))
+    none = group_advantages(r, scale="none")
+    np.testing.assert_allclose(none, [[0.25, 0.25, 0.25, -0.75], [0.5, 0.5, -0.5, -0.5]], rtol=1e-15)
+    group = group_advantages(r, scale="group", eps=0.0)
+    batch = group_advantages(r, scale="batch", eps=0.0)
+    np.testing.assert_allclose(batch / none, 1 / statistics.stdev(r.ravel().tolist()), rtol=1e-14)
+    ratio = group / none  # per-group factor 1 / std_group: 2 for the easy group, sqrt(3) for the other
+    np.testing.assert_allclose(ratio[0], 2.0, rtol=1e-14)
+    np.testing.assert_allclose(ratio[1], math.sqrt(3.0), rtol=1e-14)
+
+
+def test_scale_batch_edge_cases():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(group_advantages([[2.0, 2.0], [2.0, 2.0]], scale="batch", eps=0.0) == 0)
+        assert np.all(group_advantages([[3.0]], scale="batch") == 0)
+        tiny = group_advantages([[0.0, 1e-310], [0.0, 0.0]], scale="batch", eps=0.0)  # subnormal
+        assert np.isfinite(tiny).all() and tiny[0, 1] > 0
+        huge = group_advantages([[0.0, 1e300], [-1e300, 0.0]], scale="batch", eps=0.0)
+        assert np.isfinite(huge).all()
+    a32 = group_advantages(np.array([[0, 1], [1, 1]], dtype=np.float32), scale="batch")
+    assert a32.dtype == np.float32
+    np.testing.assert_allclose(group_advantages([[0.0, 1.0], [1.0, 1.0]], axis=0, scale="none"),
+                               [[-0.5, 0.0], [0.5, 0.0]])
+
+
+@pytest.mark.parametrize("bad, exc", [("std", ValueError), ("Group", ValueError), (None, ValueError),
+                                      (1, ValueError)])
+def test_scale_bad_values(bad, exc):
+    with pytest.raises(exc, match="scale"):
+        group_advantages([[0.0, 1.0]], scale=bad)
