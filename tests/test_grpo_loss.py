@@ -669,3 +669,86 @@ def test_padding_may_hold_anything():
         g = grpo_loss_grad(lp, old, ADV, MASK, ref_logp=np.where(MASK == 1, OLD, 9.0), beta=0.1)
     clean = grpo_loss(np.where(MASK == 1, LP, -1.0), OLD, ADV, MASK, ref_logp=OLD, beta=0.1)
     assert v == clean and np.isfinite(g).all() and g[0, 2] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# DAPO: soft overlong punishment (eq. 13) and dynamic sampling
+# ---------------------------------------------------------------------------------------------
+
+from fractions import Fraction  # noqa: E402
+
+from r1lib.grpo_loss import drop_constant_groups, dynamic_sampling_mask, overlong_penalty  # noqa: E402
+
+
+def dapo_eq13(y, l_max, l_cache):
+    if y <= l_max - l_cache:
+        return Fraction(0)
+    if y <= l_max:
+        return Fraction((l_max - l_cache) - y, l_cache)
+    return Fraction(-1)
+
+
+@given(st.lists(st.integers(0, 60), min_size=1, max_size=30), st.integers(1, 50), st.data())
+@settings(max_examples=200, deadline=None)
+def test_overlong_penalty_is_dapo_eq13(lengths, l_max, data):
+    l_cache = data.draw(st.integers(0, l_max))
+    got = overlong_penalty(lengths, l_max, l_cache)
+    want = [float(dapo_eq13(y, l_max, l_cache)) for y in lengths]
+    np.testing.assert_array_equal(got, want)
+    assert np.all((got <= 0) & (got >= -1))
+    # non-increasing in the length
+    ys = np.arange(0, l_max + 5)
+    assert np.all(np.diff(overlong_penalty(ys, l_max, l_cache)) <= 0)
+
+
+def test_overlong_penalty_hand_values():
+    # DAPO's setting: L_max = 20480, L_cache = 4096 (ramp from 16384 tokens on)
+    np.testing.assert_array_equal(overlong_penalty([16384, 16385, 18432, 20480, 20481], 20480, 4096),
+                                  [0.0, -1 / 4096, -0.5, -1.0, -1.0])
+
+
+@pytest.mark.parametrize("args, exc, words", [
+    (([-1, 3], 10, 2), ValueError, ["lengths", "-1"]),
+    (([1.5], 10, 2), ValueError, ["lengths", "1.5"]),
+    (([3], 0, 0), ValueError, ["max_completion_length", "0"]),
+    (([3], 10, 11), ValueError, ["cache_length", "11"]),
+    (([3], 10, -1), ValueError, ["cache_length", "-1"]),
+    (([3], 10.0, 2), TypeError, ["max_completion_length", "10.0"]),
+    (([3], 10, True), TypeError, ["cache_length", "True"]),
+    (("3", 10, 2), TypeError, ["lengths"]),
+])
+def test_overlong_penalty_bad_input(args, exc, words):
+    with pytest.raises(exc) as info:
+        overlong_penalty(*args)
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_dynamic_sampling_drops_exactly_the_constant_groups():
+    rewards = np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.1, 0.1, 0.1], [0.3, 0.3, 0.3 + 1e-9]])
+    keep = dynamic_sampling_mask(rewards)
+    np.testing.assert_array_equal(keep, [False, True, False, False, True])  # exact comparison
+    # exactly the groups whose advantages are all 0 under any scaling
+    for scale in ("group", "batch", "none"):
+        adv = r1lib.group_advantages(rewards, scale=scale)
+        np.testing.assert_array_equal(np.any(adv != 0, axis=1), keep)
+    lp = np.arange(5 * 3 * 2, dtype=float).reshape(5, 3, 2)
+    out = drop_constant_groups(rewards, lp, ["a", "b", "c", "d", "e"])
+    assert out.dropped == 3 and out.keep.tolist() == keep.tolist()
+    np.testing.assert_array_equal(out.rewards, rewards[[1, 4]])
+    np.testing.assert_array_equal(out.arrays[0], lp[[1, 4]])
+    assert out.arrays[1].tolist() == ["b", "e"]
+    np.testing.assert_array_equal(dynamic_sampling_mask(rewards.T, axis=0), keep)
+
+
+def test_dynamic_sampling_all_constant_and_bad_input():
+    out = drop_constant_groups(np.ones((2, 4)))
+    assert out.dropped == 2 and out.rewards.shape == (0, 4)
+    with pytest.raises(ValueError, match=r"per_group\[0\].*\(3,\)"):
+        drop_constant_groups(np.ones((2, 4)), np.ones(3))
+    with pytest.raises(ValueError, match="rewards.*shape"):
+        drop_constant_groups(np.ones((2, 4, 1)))
+    with pytest.raises(ValueError, match="rewards.*NaN"):
+        dynamic_sampling_mask([[np.nan, 1.0]])
+    with pytest.raises(ValueError, match="axis"):
+        dynamic_sampling_mask([[0.0, 1.0]], axis=2)
