@@ -37,8 +37,9 @@ execute it, but not which strategy suits which problem.** That is the limit that
 coverage for accuracy here (Yue et al. 2025, arXiv:2504.13837): the toy shows the mechanism, it is
 not evidence that real models are limited the same way.
 
-GRPO uses :func:`r1lib.grpo_loss_grad` (TRL's loss, ``loss_type="grpo"``, k3 KL) when it exists and
-:func:`r1lib.grpo_objective_grad` (DeepSeekMath arXiv:2402.03300 eq. 3) otherwise; evaluation uses
+GRPO uses :func:`r1lib.grpo_loss_grad` (TRL's loss, ``loss_type="grpo"``, k3 KL): per token with
+``1/|o_i|``, i.e. DeepSeekMath arXiv:2402.03300 eq. 3 negated, not R1's sequence-level eqs. 1-2
+read literally. One update per batch, so the ratio is 1 and the clip never acts. Evaluation uses
 :func:`r1lib.pass_at_1`, :func:`r1lib.pass_at_k`, :func:`r1lib.maj_at_k`, :func:`r1lib.mean_with_se`.
 """
 from __future__ import annotations
@@ -54,7 +55,8 @@ from numpy.typing import ArrayLike
 
 from ._validation import _describe, nonneg_scalar, positive_scalar
 from .error_bars import Estimate, mean_with_se, pass_at_1
-from .grpo import group_advantages, grpo_objective_grad
+from .grpo import group_advantages
+from .grpo_loss import grpo_loss_grad
 from .kl_estimators import kl_k3
 from .metrics import maj_at_k, pass_at_k
 from .softmax import log_softmax
@@ -62,7 +64,7 @@ from .softmax import log_softmax
 __all__ = [
     "VOCAB", "DIGITS", "THINK", "END_THINK", "ANSWER", "END_ANSWER", "STRATEGIES", "BOS", "MAX_LEN",
     "Task", "make_task", "Policy", "teacher_base", "student_base", "Samples", "sample", "render",
-    "final_answers", "format_ok", "strict_accuracy", "loophole_accuracy", "REWARDS", "token_logp",
+    "tokenize", "samples_from_tokens", "final_answers", "format_ok", "strict_accuracy", "loophole_accuracy", "REWARDS", "token_logp",
     "policy_gradient", "RLRun", "grpo_train", "curated_samples", "sft", "RejectionResult",
     "rejection_sample", "Evaluation", "evaluate", "crossover_k", "Pipeline", "run_pipeline", "STAGES",
 ]
@@ -414,12 +416,14 @@ class _Adam:
 # --------------------------------------------------------------------------------------------
 
 def _grpo_direction(logp, old_logp, ref_logp, adv, mask, eps, beta) -> np.ndarray:
-    """d(objective to maximise)/d logp per token, one value per prompt summed over its group.
-
-    TRL's loss (``r1lib.grpo_loss_grad``, ``loss_type="grpo"``) when it exists -- its gradient is
-    minus that of DeepSeekMath eq. 3 -- else ``r1lib.grpo_objective_grad`` (eq. 3 itself).
-    """
-    return grpo_objective_grad(logp, old_logp, ref_logp, adv, mask, eps, beta)
+    """d(objective to maximise)/d logp per token, shape (N, G, T): minus the gradient of TRL's GRPO
+    loss (:func:`r1lib.grpo_loss_grad`, ``loss_type="grpo"``, k3 KL), which averages over all N*G
+    outputs -- the mean over prompts of DeepSeekMath eq. 3 when every group has G outputs."""
+    N, G, T = logp.shape
+    flat = lambda a: a.reshape(N * G, T)  # noqa: E731  (TRL's batch: one row per output)
+    grad = grpo_loss_grad(flat(logp), flat(old_logp), adv.reshape(N * G), flat(mask),
+                          ref_logp=flat(ref_logp), beta=beta, epsilon=eps, loss_type="grpo", kl="k3")
+    return -grad.reshape(N, G, T)
 
 
 @dataclass
@@ -446,8 +450,9 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
 
     Each step draws ``questions`` problems, ``group_size`` outputs each at temperature 1 (R1-Zero:
     32 questions x 16 outputs, Nature 2025 Methods), scores them with ``REWARDS[reward]``,
-    standardises rewards within each group (``ddof=1``) and takes one Adam step of size ``lr`` on
-    the mean over questions of the GRPO objective with the k3 KL penalty of weight ``beta``.
+    standardises rewards within each group (``ddof=1``) and takes one Adam step of size ``lr`` down
+    TRL's GRPO loss (:func:`r1lib.grpo_loss`, ``loss_type="grpo"``) with the k3 KL penalty of
+    weight ``beta`` (R1-Zero: 0.001).
     """
     policy, task = _check_policy(policy).copy(), _check_task(task)
     if reward not in REWARDS:
@@ -472,7 +477,7 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
         adv = group_advantages(r, ddof=1)
         logp = token_logp(policy, s)
         ref_logp = token_logp(ref, s)
-        dlogp = _grpo_direction(logp, logp, ref_logp, adv, s.mask, eps, beta) / Q
+        dlogp = _grpo_direction(logp, logp, ref_logp, adv, s.mask, eps, beta)
         opt.step(policy, policy_gradient(policy, s, dlogp))
         hist["reward"].append(r.mean())
         hist["accuracy"].append(strict_accuracy(task, s).mean())
@@ -488,19 +493,47 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
 # Supervised fine-tuning: cold start and distillation
 # --------------------------------------------------------------------------------------------
 
-def _samples_from_texts(task: Task, problems: np.ndarray, sequences: list) -> Samples:
-    """Pack token sequences (one per problem) into a :class:`Samples` with n = 1."""
+def tokenize(text: str) -> list[int]:
+    """Token ids of a rendered output (the inverse of :func:`render`), e.g.
+    ``"<think>[s1]</think><answer>7</answer>"`` -> ``[10, 14, 11, 12, 7, 13]``."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {_describe(text)}")
+    by_length = sorted(enumerate(VOCAB), key=lambda iv: -len(iv[1]))
+    tokens, rest = [], text
+    while rest:
+        for i, v in by_length:
+            if rest.startswith(v):
+                tokens.append(i)
+                rest = rest[len(v):]
+                break
+        else:
+            raise ValueError(f"text holds something that is not a token at {rest[:20]!r} (in {text!r})")
+    return tokens
+
+
+def samples_from_tokens(task: Task, problems: ArrayLike, sequences: list) -> Samples:
+    """Pack token sequences, one per problem in ``problems``, into :class:`Samples` with n = 1
+    (the ``copy`` digits follow from the strategies each sequence writes)."""
+    task = _check_task(task)
+    problems = _problem_index(task, problems)
+    if len(sequences) != len(problems):
+        raise ValueError(f"sequences must hold one sequence per problem ({len(problems)}), got {len(sequences)}")
     N = len(sequences)
     tok = np.zeros((N, 1, MAX_LEN), dtype=np.int64)
     mask = np.zeros((N, 1, MAX_LEN), dtype=bool)
     copy = np.full((N, 1, MAX_LEN), -1, dtype=np.int64)
     for i, (q, seq) in enumerate(zip(problems, sequences)):
+        seq = [int(v) for v in seq]
+        if not 1 <= len(seq) <= MAX_LEN or any(not 0 <= v < V for v in seq):
+            raise ValueError(f"sequences[{i}] must hold 1..{MAX_LEN} token ids in 0..{V - 1}, got {seq}")
+        if END_ANSWER in seq[:-1]:
+            raise ValueError(f"sequences[{i}]: </answer> ends an output, no token may follow it")
         cur = -1
         for t, v in enumerate(seq):
             tok[i, 0, t], mask[i, 0, t], copy[i, 0, t] = v, True, cur
             if v >= _FIRST_STRATEGY:
                 cur = task.results[q, v - _FIRST_STRATEGY]
-    return Samples(problems=np.asarray(problems), tokens=tok, mask=mask, copy=copy)
+    return Samples(problems=problems, tokens=tok, mask=mask, copy=copy)
 
 
 def curated_samples(task: Task, n: int = 12, rng: Union[int, np.random.Generator] = 0) -> Samples:
@@ -519,7 +552,7 @@ def curated_samples(task: Task, n: int = 12, rng: Union[int, np.random.Generator
     for q in problems:
         m = gen.choice(np.flatnonzero(task.solved_by()[q]))
         seqs.append([THINK, STRATEGIES[m], END_THINK, ANSWER, int(task.gold[q]), END_ANSWER])
-    return _samples_from_texts(task, problems, seqs)
+    return samples_from_tokens(task, problems, seqs)
 
 
 def sft(policy: Policy, data: Samples, steps: int = 100, lr: float = 0.05) -> tuple[Policy, np.ndarray]:
