@@ -63,7 +63,7 @@ __all__ = [
     "cross_entropy", "cross_entropy_grad", "kd_objective", "loss_and_grads",
     "logit_matching_loss", "logit_matching_grad", "StudentComparison", "compare_students",
     "TrainResult", "train", "sample_teacher_labels", "standardize",
-    "gaussian_on_grid", "GaussianFit", "GaussianFamily", "fit_gaussian",
+    "gaussian_on_grid", "two_mode_gaussian", "GaussianFit", "GaussianFamily", "fit_gaussian",
 ]
 
 Params = dict  # name -> ndarray: {"W", "b"} (softmax regression) or {"W1", "b1", "W2", "b2"}
@@ -786,6 +786,34 @@ def gaussian_on_grid(support: ArrayLike, mean: ArrayLike, std: ArrayLike) -> np.
     mu, sd = np.broadcast_arrays(mu, sd)
     logits = -0.5 * ((x - mu[..., None]) / sd[..., None]) ** 2
     return softmax(logits, axis=-1)
+
+
+def two_mode_gaussian(support: ArrayLike, separation: float, weight: float) -> np.ndarray:
+    r"""A two-mode target on a grid: the mixture :math:`w\,N(-s/2, 1) + (1-w)\,N(s/2, 1)`.
+
+    .. math:: p_i \propto w\,e^{-(x_i + s/2)^2/2} + (1 - w)\,e^{-(x_i - s/2)^2/2}
+
+    normalised over the grid, in log space (:func:`numpy.logaddexp`, then :func:`r1lib.softmax`),
+    so far-away grid points get tiny but exact probabilities. The teacher of notebook 01's
+    forward-versus-reverse-KL panel.
+
+    Parameters
+    ----------
+    support : array_like, 1-D grid of at least 2 points
+    separation : float
+        Distance ``s >= 0`` between the two unit-width modes.
+    weight : float
+        Weight ``w`` of the left mode, strictly between 0 and 1.
+    """
+    x = float_array(support, "support", min_ndim=1)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError(f"support must be a 1-D grid with >= 2 points, got shape {x.shape}")
+    s = nonneg_scalar(separation, "separation")
+    w = positive_scalar(weight, "weight")
+    if not w < 1.0:
+        raise ValueError(f"weight must be strictly between 0 and 1, got {weight!r}")
+    log_mix = np.logaddexp(np.log(w) - 0.5 * (x + s / 2) ** 2, np.log1p(-w) - 0.5 * (x - s / 2) ** 2)
+    return softmax(log_mix)
 
 
 class GaussianFit(NamedTuple):
