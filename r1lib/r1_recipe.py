@@ -8,11 +8,11 @@ distillation vs RL); the Nature 2025 version's Methods give R1-Zero's settings (
 The task
 --------
 A problem ``q`` has a hidden gold digit ``gold[q]``. The model knows three *strategies* (the
-tokens ``[s1] [s2] [s3]``); strategy ``m`` "computes" the digit ``results[q, m]``, which is the
+tokens ``[a] [b] [c]``); strategy ``m`` "computes" the digit ``results[q, m]``, which is the
 gold digit on a seeded subset of the problems (its coverage) and a wrong digit elsewhere. An output
 is a token sequence in R1-Zero's template (arXiv:2501.12948 v1, Table 1)::
 
-    <think> [s2] </think> <answer> 7 </answer>
+    <think> [b] </think> <answer> 7 </answer>
 
 of at most :data:`MAX_LEN` tokens; ``</answer>`` ends it. Inside ``<think>`` the model may write
 strategies and digits. Rule-based rewards (sec. 2.2.2):
@@ -73,7 +73,7 @@ DIGITS = 10
 THINK, END_THINK, ANSWER, END_ANSWER = 10, 11, 12, 13
 STRATEGIES = (14, 15, 16)
 VOCAB = tuple(str(d) for d in range(DIGITS)) + ("<think>", "</think>", "<answer>", "</answer>",
-                                                "[s1]", "[s2]", "[s3]")
+                                                "[a]", "[b]", "[c]")
 V = len(VOCAB)
 BOS = V  # the "previous token" at position 0
 MAX_LEN = 12
@@ -286,7 +286,7 @@ def sample(policy: Policy, task: Task, n: int, rng: np.random.Generator,
 
 
 def render(samples: Samples, i: int, j: int) -> str:
-    """The text of output ``j`` of the ``i``-th problem, e.g. ``<think>[s1]</think><answer>7</answer>``."""
+    """The text of output ``j`` of the ``i``-th problem, e.g. ``<think>[a]</think><answer>7</answer>``."""
     m = samples.mask[i, j]
     return "".join(VOCAB[t] for t in samples.tokens[i, j][m])
 
@@ -495,7 +495,7 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
 
 def tokenize(text: str) -> list[int]:
     """Token ids of a rendered output (the inverse of :func:`render`), e.g.
-    ``"<think>[s1]</think><answer>7</answer>"`` -> ``[10, 14, 11, 12, 7, 13]``."""
+    ``"<think>[a]</think><answer>7</answer>"`` -> ``[10, 14, 11, 12, 7, 13]``."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {_describe(text)}")
     by_length = sorted(enumerate(VOCAB), key=lambda iv: -len(iv[1]))

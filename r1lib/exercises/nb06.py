@@ -48,16 +48,16 @@ def _reward_cases() -> list[tuple[str, int, float, float]]:
     task = r1_recipe.make_task(n_problems=16, rng=60)
     cases = []
     hand = [  # written by hand: each isolates one rule
-        ("<think>[s1]</think><answer>7</answer>", 7),
-        ("<think>[s1]</think><answer>7</answer>", 3),
+        ("<think>[a]</think><answer>7</answer>", 7),
+        ("<think>[a]</think><answer>7</answer>", 3),
         ("<think></think><answer>7</answer>", 7),            # empty reasoning
         ("<answer>7</answer>", 7),                            # no <think> block
-        ("<think>[s2]7</think><answer>4</answer>", 7),        # gold only inside the reasoning
-        ("<think>[s3]</think><answer>77</answer>", 7),        # two digits: not one final answer
-        ("<think>[s1]</think>7</answer>", 7),                 # no <answer> tag
-        ("<think>[s1]<answer>7</answer>", 7),                 # </think> missing
-        ("<think>[s2]5</think><answer>5</answer>", 5),
-        ("<think><think>[s1]</think><answer>2</answer>", 2),  # a tag inside the reasoning
+        ("<think>[b]7</think><answer>4</answer>", 7),        # gold only inside the reasoning
+        ("<think>[c]</think><answer>77</answer>", 7),        # two digits: not one final answer
+        ("<think>[a]</think>7</answer>", 7),                 # no <answer> tag
+        ("<think>[a]<answer>7</answer>", 7),                 # </think> missing
+        ("<think>[b]5</think><answer>5</answer>", 5),
+        ("<think><think>[a]</think><answer>2</answer>", 2),  # a tag inside the reasoning
     ]
     for text, gold in hand:
         cases.append((text, gold))
@@ -85,7 +85,7 @@ _REWARD_CASES: list = []
 
 
 @exercise("06.1", title="R1-Zero's rule-based reward",
-          hint="format: the whole text is <think>, one or more tokens that are digits or [s1]/[s2]/[s3], "
+          hint="format: the whole text is <think>, one or more tokens that are digits or [a]/[b]/[c], "
                "</think><answer>, one digit, </answer> (a regular expression anchored with ^ and $); "
                "accuracy: the text ends with <answer>d</answer> and d is the gold digit -- only the final "
                "answer counts, a digit inside <think> does not")
