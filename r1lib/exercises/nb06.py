@@ -135,6 +135,8 @@ def _crossover_cases():
     cases.append(("n = 8: RL better on every problem", n, c_base, c_rl))
     n = 10
     cases.append(("n = 10: the base already ahead at k = 1", n, np.array([5, 6, 4]), np.array([5, 2, 4])))
+    cases.append(("n = 10: equal pass@1, the base ahead from k = 2 (a tie counts as caught up)", n,
+                  np.array([5, 5]), np.array([10, 0])))
     return cases
 
 
@@ -149,20 +151,21 @@ def _check_crossover(answer):
         expected = 0 if expected is None else expected
         if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer)):
             raise Wrong(f"{what}: expected an integer k (or 0), got {type(got).__name__}")
+        pooled = _pooled_crossover(n, c_base, c_rl)
+        pooled = 0 if pooled is None else pooled
+        if got == pooled and pooled != expected:
+            raise Wrong(f"{what}: this looks like pass@k of the pooled counts; pass@k is computed per "
+                        "problem and then averaged")
         if expected == 0 and got != 0:
             raise Wrong(f"{what}: the base never catches up here, so the answer is 0")
         if got == 0 and expected != 0:
             raise Wrong(f"{what}: the base does catch up within k <= n; got 0")
         if got == expected - 1:
             raise Wrong(f"{what}: off by one -- k starts at 1, an array index at 0")
-        pooled = _pooled_crossover(n, c_base, c_rl)
-        if got == pooled and pooled != expected:
-            raise Wrong(f"{what}: this looks like pass@k of the pooled counts; pass@k is computed per "
-                        "problem and then averaged")
         if got != expected:
             direction = "too large" if got > expected else "too small"
             raise Wrong(f"{what}: your k is {direction}")
-    return "four benchmarks, including one where the base never catches up and one where it leads at k = 1"
+    return "five benchmarks: one where the base never catches up, one where it leads at k = 1, one tie"
 
 
 def _pooled_crossover(n: int, c_base: np.ndarray, c_rl: np.ndarray):
