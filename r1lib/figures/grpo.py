@@ -125,8 +125,9 @@ class AdvantagesView:
         self.bars0 = ax1.bar(np.arange(g_max) + 0.2, np.zeros(g_max), width=0.4, color=COLORS["student"],
                              label="ddof=0 (np.std default)")
         ax1.axhline(0, color=COLORS["truth"], lw=0.8)
-        ax1.set(ylabel="advantage of output i", ylim=(-6, 6), title=" ")
-        self.legend1 = ax1.legend(loc="lower right")
+        ax1.set(ylabel="advantage of output i", ylim=(-6, 6))
+        # Above the axes, where no bar reaches: the legend stays in the static picture.
+        ax1.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
         self.vs_c = {}
         for ddof, colour in ((1, COLORS["teacher"]), (0, COLORS["student"])):
             self.vs_c[ddof] = (ax2.plot([], [], "-", color=colour, label=f"correct output, ddof={ddof}")[0],
@@ -144,9 +145,8 @@ class AdvantagesView:
         self.curves = {(n, ddof): np.array([binary_advantages(k, n, ddof) for k in range(1, n)])
                        for n in range(2, g_max + 1) for ddof in (0, 1)}
         self.draw(G, p)
-        # The x axes (range, ticks, labels) follow G, so they are dynamic too; the left legend is
-        # redrawn after the bars, which can reach it.
-        BlitCanvas(self.fig, [ax1.xaxis, *self.bars1, *self.bars0, ax1.title, self.legend1,
+        # The x axes (range, ticks, labels) follow G and the group, so they are dynamic too.
+        BlitCanvas(self.fig, [ax1.xaxis, *self.bars1, *self.bars0,
                               ax2.xaxis, *self.vs_c[1], *self.vs_c[0], self.all_equal, self.this_c])
         for ax in (ax1, ax2):
             # Pin the x label where the first draw put it, so a redraw does not measure the tick
@@ -170,11 +170,10 @@ class AdvantagesView:
         self.ax1.set_xlim(-0.7, G - 0.3)
         if G <= 16:
             self.ax1.set_xticks(x, ["✓" if ri else "✗" for ri in r])
-            self.ax1.set_xlabel("output i of the group (✓ correct, ✗ wrong)")
+            self.ax1.set_xlabel(f"output i of the group: {c} of {G} correct (✓), {G - c} wrong (✗)")
         else:
             self.ax1.set_xticks(x[::4], [str(i) for i in x[::4]])
-            self.ax1.set_xlabel("output i of the group")
-        self.ax1.set_title(f"one group: {c} of {G} correct")
+            self.ax1.set_xlabel(f"output i of the group: {c} of {G} correct")
         cs = np.arange(1, G)  # mixed groups; c = 0 and c = G are all-equal
         for ddof, (correct_line, wrong_line) in self.vs_c.items():
             correct_line.set_data(cs, self.curves[G, ddof][:, 0])
