@@ -613,7 +613,8 @@ def rejection_sample(policy: Policy, task: Task, n: int = 16,
 
 @dataclass
 class Evaluation:
-    """``n`` samples per problem at ``temperature``: counts, answers and every metric from r1lib."""
+    """``n`` samples per problem at ``temperature``: counts, answers and every metric from r1lib.
+    ``strategy_share``: share of outputs whose last strategy is [a], [b], [c], or none (last)."""
 
     name: str
     n: int
@@ -628,6 +629,7 @@ class Evaluation:
     format_rate: float = 0.0
     loophole_rate: float = 0.0
     mean_length: float = 0.0
+    strategy_share: np.ndarray = field(default_factory=lambda: np.zeros(len(STRATEGIES) + 1), repr=False)
     examples: tuple = ()
 
 
@@ -645,12 +647,19 @@ def evaluate(policy: Policy, task: Task, name: str = "", n: int = 64, temperatur
     maj = np.array([maj_at_k([None if a < 0 else int(a) for a in row], int(g), ks, ties="split")
                     for row, g in zip(answers, task.gold)])
     examples = tuple(render(s, i, 0) for i in range(min(3, len(s.problems))))
+    # Which strategy an output's answer rests on: the last one it wrote (last column: none).
+    last = np.where(s.mask, s.tokens, -1)
+    is_strategy = last >= _FIRST_STRATEGY
+    pos = np.where(is_strategy.any(axis=-1), MAX_LEN - 1 - np.argmax(is_strategy[..., ::-1], axis=-1), -1)
+    which = np.where(pos >= 0, np.take_along_axis(last, np.maximum(pos, 0)[..., None], axis=-1)[..., 0]
+                     - _FIRST_STRATEGY, len(STRATEGIES))
+    share = np.bincount(which.ravel(), minlength=len(STRATEGIES) + 1) / which.size
     return Evaluation(name=name, n=n, correct=correct, answers=answers,
                       pass1=pass_at_1(n, correct), ks=ks, pass_k=np.asarray(est.value),
                       pass_k_se=np.asarray(est.se), pass_k_per_problem=per_problem,
                       maj_k=maj.mean(axis=0), format_rate=float(format_ok(s).mean()),
                       loophole_rate=float(loophole_accuracy(task, s).mean()),
-                      mean_length=float(s.lengths().mean()), examples=examples)
+                      mean_length=float(s.lengths().mean()), strategy_share=share, examples=examples)
 
 
 def crossover_k(base: Evaluation, tuned: Evaluation) -> Optional[int]:

@@ -350,3 +350,17 @@ def test_run_pipeline_is_cached_and_fast(pipe):
 def test_bad_input_names_the_parameter(task, call, exc, name):
     with pytest.raises(exc, match=name):
         call(task)
+
+
+def test_strategy_share_counts_the_last_strategy_written(task):
+    always_c = rc.teacher_base()
+    always_c.B[:, rc.THINK, 16] = 50.0                      # <think>[c]... (if it thinks)
+    a_then_b = rc.teacher_base()
+    a_then_b.B[:, rc.THINK, 14] = 50.0                      # <think>[a][b]...
+    a_then_b.B[:, 14, 15] = 50.0
+    no_think = rc.teacher_base()
+    no_think.B[:, rc.BOS, :rc.DIGITS] = 50.0                # a bare digit first
+    for pol, want in ((always_c, 2), (a_then_b, 1), (no_think, 3)):
+        ev = rc.evaluate(pol, task, n=4, rng=0)
+        assert np.argmax(ev.strategy_share) == want and ev.strategy_share[want] > 0.7, ev.strategy_share
+        assert ev.strategy_share.sum() == pytest.approx(1.0)
