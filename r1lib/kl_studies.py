@@ -36,8 +36,8 @@ __all__ = [
     "ESTIMATORS", "Moments", "MonteCarloMoments", "estimate_all",
     "gaussian_true_kl", "gaussian_log_probs", "gaussian_moments", "monte_carlo_moments",
     "schulman_table", "gaussian_std_crossover",
-    "categorical_moments", "sample_tokens",
-    "MarkovPolicy", "random_markov_policy", "sequence_kl_by_position",
+    "categorical_moments", "sample_tokens", "sampled_log_probs",
+    "MarkovPolicy", "random_markov_policy", "sequence_kl_by_position", "SequenceStudy",
     "expected_estimator_grads", "sampled_estimator_grads", "kl_grads",
     "expected_gradient_descent", "verl_low_var_kl",
 ]
@@ -163,7 +163,8 @@ def gaussian_std_crossover(tol: float = 1e-12) -> float:
 
     Solves :math:`e^{x} - 1 - x = x^2/2 + x^3/4` for :math:`x = \mu^2 > 0` by bisection
     (Var k3 = Var k2 there). Below it k3 is the lower-variance estimator, above it k2 is:
-    "k3 has low variance" is not a law. The answer is about 1.22.
+    "k3 has low variance" is not a law. The root is :math:`x^* = 1.45123...`, i.e.
+    :math:`\mu^* = 1.20467...` (true KL 0.7256 nats there).
     """
     tol = positive_scalar(tol, "tol")
 
@@ -314,6 +315,22 @@ def sample_tokens(logits: ArrayLike, u: ArrayLike) -> np.ndarray:
         idx = np.sum(cdf <= uu[..., None], axis=-1)
     # Rounding can leave cdf[-1] a hair below 1; such a u belongs to the last token.
     return np.minimum(idx, logp.shape[-1] - 1).astype(np.int64)
+
+
+def sampled_log_probs(logits: ArrayLike, ref_logits: ArrayLike,
+                      u: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(logp, ref_logp)`` of tokens drawn from ``softmax(logits)`` with the uniforms ``u``.
+
+    The tokens are :func:`sample_tokens` ``(logits, u)`` (so :math:`o \sim \pi_\theta`, the policy
+    in the first slot of the KL that k1, k2, k3 estimate); the returned log-probabilities are
+    :math:`\log\pi_\theta(o)` and :math:`\log\pi_{ref}(o)`, in the order the estimators take them.
+    """
+    z = _logits(logits, "logits")
+    zr = _logits(ref_logits, "ref_logits")
+    if z.ndim != 1 or z.shape != zr.shape:
+        raise ValueError(f"logits and ref_logits must be 1-D of the same length, got {z.shape} and {zr.shape}")
+    tok = sample_tokens(z, u)
+    return log_softmax(z)[tok], log_softmax(zr)[tok]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -471,6 +488,71 @@ def sequence_kl_by_position(policy: MarkovPolicy, ref: MarkovPolicy, length: int
         out[t] = marginal @ row_kl
         marginal = marginal @ trans
     return out
+
+
+class SequenceStudy:
+    r"""Sequence-level KL estimates along a path of Markov policies, from one table of uniforms.
+
+    The policy at distance ``shift`` is ``ref.shifted(direction, shift)``; its ``n`` sequences of
+    length ``T_max`` are drawn with the fixed uniforms ``u`` (shape ``(n, T_max)``), and a sequence
+    of length ``T`` is the first ``T`` tokens of each (same uniforms: a length slider only reads
+    prefix sums). Three estimates of the sequence-level :math:`KL(\pi_\theta\|\pi_{ref})` per sequence:
+
+    * ``"Σ k1"``: :math:`\sum_t k_1(r_t) = k_1(R)` (k1 is linear in the log-ratio);
+    * ``"Σ k3"``: :math:`\sum_t k_3(r_t)`, per-token k3 summed (GRPO's per-token term, summed);
+    * ``"k3(R)"``: :math:`k_3(R)` of the whole-sequence ratio :math:`R = \prod_t r_t`.
+
+    Each has the exact sequence KL (:func:`sequence_kl_by_position`, summed) as its expectation.
+    The per-shift tables (cumulative sums, ``O(n T_max)`` floats each) are cached, ``cache`` of them.
+    """
+
+    KINDS = ("Σ k1", "Σ k3", "k3(R)")
+
+    def __init__(self, ref: MarkovPolicy, direction: MarkovPolicy, u: ArrayLike, cache: int = 4) -> None:
+        if not isinstance(ref, MarkovPolicy):
+            raise TypeError(f"ref must be a MarkovPolicy, got {_describe(ref)}")
+        ref.shifted(direction, 0.0)  # validates direction
+        uu = float_array(u, "u", min_ndim=2).astype(np.float64, copy=False)
+        if uu.ndim != 2:
+            raise ValueError(f"u must have shape (n, T_max), got {uu.shape}")
+        if uu.shape[0] < 2:
+            raise ValueError(f"u must hold at least 2 sequences, got shape {uu.shape}")
+        self.ref, self.direction, self.u = ref, direction, uu
+        self.n_sequences, self.max_length = uu.shape
+        self._cache_size = _count(cache, "cache", 1)
+        self._tables: dict[float, dict] = {}
+
+    def policy(self, shift: float) -> MarkovPolicy:
+        r"""The sampling policy :math:`\pi_\theta` at distance ``shift`` from the reference."""
+        return self.ref.shifted(self.direction, shift)
+
+    def table(self, shift: float) -> dict[str, np.ndarray]:
+        """Cumulative sums over positions, shape ``(n, T_max)``: ``"k3"`` (per-token k3),
+        ``"logp"`` and ``"ref_logp"`` (sequence log-probabilities of every prefix), and ``"exact"``
+        (shape ``(T_max,)``, the exact sequence KL of every prefix length)."""
+        key = float(_finite(shift, "shift"))
+        if key in self._tables:
+            return self._tables[key]
+        pol = self.policy(key)
+        tok = pol.sample(self.u)
+        lp, lr = pol.token_logprobs(tok), self.ref.token_logprobs(tok)
+        tab = dict(k3=np.cumsum(kl_k3(lp, lr), axis=1), logp=np.cumsum(lp, axis=1),
+                   ref_logp=np.cumsum(lr, axis=1),
+                   exact=np.cumsum(sequence_kl_by_position(pol, self.ref, self.max_length)))
+        if len(self._tables) >= self._cache_size:
+            self._tables.pop(next(iter(self._tables)))  # the oldest
+        self._tables[key] = tab
+        return tab
+
+    def estimates(self, shift: float, length: int) -> tuple[dict[str, np.ndarray], float]:
+        """``({"Σ k1": (n,), "Σ k3": (n,), "k3(R)": (n,)}, exact sequence KL)`` for sequences of ``length``."""
+        length = _count(length, "length", 1)
+        if length > self.max_length:
+            raise ValueError(f"length must be <= {self.max_length} (the uniforms' columns), got {length}")
+        tab, j = self.table(shift), length - 1
+        logp, ref_logp = tab["logp"][:, j], tab["ref_logp"][:, j]
+        est = {"Σ k1": kl_k1(logp, ref_logp), "Σ k3": tab["k3"][:, j], "k3(R)": kl_k3(logp, ref_logp)}
+        return est, float(tab["exact"][j])
 
 
 # ----------------------------------------------------------------------------------------------

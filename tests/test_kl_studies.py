@@ -543,3 +543,82 @@ def test_gaussian_bad_input():
         gaussian_log_probs([0.0, np.inf], 0.1)
     with pytest.raises(ValueError, match="tol"):
         gaussian_std_crossover(0.0)
+
+
+# ------------------------------------------------------------------------------ crossover root
+
+def test_crossover_root_is_1_2047_by_mpmath():
+    """Var k3 = Var k2 <=> e^x - 1 - x = x^2/2 + x^3/4 with x = mu^2; the root, to 30 digits by
+    mpmath, is x* = 1.45123..., mu* = 1.204670... (the docstring quotes 1.20467)."""
+    mpmath.mp.dps = 30
+    x_star = mpmath.findroot(lambda x: mpmath.e**x - 1 - x - x**2 / 2 - x**3 / 4, 1.45)
+    mu_star = float(mpmath.sqrt(x_star))
+    assert gaussian_std_crossover() == pytest.approx(mu_star, abs=1e-11)
+    assert round(mu_star, 4) == 1.2047
+    assert "1.20467" in gaussian_std_crossover.__doc__ and "1.22" not in gaussian_std_crossover.__doc__
+
+
+# ------------------------------------------------------------------------------ sampled log-probs
+
+def test_sampled_log_probs_are_those_of_inverse_cdf_tokens():
+    from r1lib.kl_studies import sampled_log_probs
+    rng = np.random.default_rng(8)
+    z, zr, u = rng.normal(size=7), rng.normal(size=7), rng.random(1000)
+    logp, ref_logp = sampled_log_probs(z, zr, u)
+    # independent: tokens by a cumulative-sum scan written here
+    p = np.exp(z - special.logsumexp(z))
+    tok = np.array([int(np.sum(np.cumsum(p) <= ui)) for ui in u])
+    assert np.array_equal(logp, z[tok] - special.logsumexp(z))
+    assert np.allclose(ref_logp, zr[tok] - special.logsumexp(zr), rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="same length"):
+        sampled_log_probs(z, zr[:3], u)
+    with pytest.raises(ValueError, match="u must lie"):
+        sampled_log_probs(z, zr, [1.0])
+
+
+# ------------------------------------------------------------------------------ SequenceStudy
+
+def test_sequence_study_estimates_match_a_direct_computation():
+    from r1lib.kl_studies import SequenceStudy
+    rng = np.random.default_rng(21)
+    ref, direction = random_markov_policy(4, rng, 1.0), random_markov_policy(4, rng, 1.0)
+    u = rng.random((50, 12))
+    study = SequenceStudy(ref, direction, u, cache=2)
+    for shift, length in ((0.3, 1), (0.3, 7), (1.1, 12), (0.0, 5)):
+        est, exact = study.estimates(shift, length)
+        pol = ref.shifted(direction, shift)
+        tok = pol.sample(u)[:, :length]                  # the first `length` tokens of each sequence
+        lp, lr = pol.token_logprobs(tok), ref.token_logprobs(tok)
+        log_r = lr - lp
+        assert np.allclose(est["Σ k1"], -log_r.sum(axis=1), rtol=1e-12, atol=1e-12)
+        assert np.allclose(est["Σ k3"], (np.expm1(log_r) - log_r).sum(axis=1), rtol=1e-12, atol=1e-12)
+        big_l = log_r.sum(axis=1)
+        assert np.allclose(est["k3(R)"], np.expm1(big_l) - big_l, rtol=1e-12, atol=1e-12)
+        # exact sequence KL by brute force over all 4^length sequences (short ones only)
+        if length <= 5:
+            brute = 0.0
+            for seq in itertools.product(range(4), repeat=length):
+                t = np.array([seq])
+                a, b = pol.token_logprobs(t).sum(), ref.token_logprobs(t).sum()
+                brute += math.exp(a) * (a - b)
+            assert exact == pytest.approx(brute, rel=1e-12, abs=1e-15)
+    assert len(study._tables) <= 2                       # the cache keeps at most `cache` shifts
+
+
+def test_sequence_study_rejects_bad_input():
+    from r1lib.kl_studies import SequenceStudy
+    rng = np.random.default_rng(1)
+    ref = random_markov_policy(3, rng)
+    with pytest.raises(TypeError, match="ref must be a MarkovPolicy"):
+        SequenceStudy("x", ref, rng.random((5, 4)))
+    with pytest.raises(TypeError, match="direction"):
+        SequenceStudy(ref, random_markov_policy(4, rng), rng.random((5, 4)))
+    with pytest.raises(ValueError, match="shape"):
+        SequenceStudy(ref, ref, rng.random(5))
+    study = SequenceStudy(ref, ref, rng.random((5, 4)))
+    with pytest.raises(ValueError, match="length must be <= 4"):
+        study.estimates(0.5, 5)
+    with pytest.raises(ValueError, match="length"):
+        study.estimates(0.5, 0)
+    with pytest.raises(ValueError, match="shift"):
+        study.estimates(float("nan"), 2)
