@@ -107,17 +107,23 @@ def _float_tokens(value: Any, name: str, shape: Optional[tuple[int, ...]]) -> np
 
 
 def _real_tokens(a: np.ndarray, name: str, m: Optional[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """``a`` in ``dtype`` with padding replaced by 0; real tokens must be finite and <= 0."""
-    if m is not None:
-        # Padding is never read: replace it by 0 (the log-probability of a sure token), so that
-        # the arithmetic never meets a garbage value (no inf - inf, no NaN).
-        a = np.where(m, a, dtype.type(0))
+    """``a`` in ``dtype``; real tokens must be finite and <= 0, padding is never read.
+
+    The common case costs two reductions: when *every* entry (padding included) is finite and
+    <= 0, the array is used as it is and the computation masks the padding itself. Otherwise the
+    real tokens are checked exactly and the padding is replaced by 0, so that no junk value (NaN,
+    inf, a huge number) ever enters the arithmetic.
+    """
     a = a.astype(dtype, copy=False)
-    # max catches NaN, +inf and positive values at once; a finite sum of values <= 0 then proves
-    # every value finite (-inf makes it -inf); an overflowed sum gets the exact check below.
-    if not a.max() <= 0 or not np.isfinite(np.add.reduce(a, axis=None)):
-        _explain_bad_tokens(a, name, m)
-    return a
+    # max catches NaN, +inf and positive values; min catches -inf (and NaN).
+    if a.max() <= 0 and np.isfinite(a.min()):
+        return a
+    if m is not None:
+        a = np.where(m, a, dtype.type(0))
+        if a.max() <= 0 and np.isfinite(a.min()):
+            return a
+    _explain_bad_tokens(a, name, m)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _explain_bad_tokens(a: np.ndarray, name: str, m: Optional[np.ndarray]) -> None:
@@ -128,7 +134,6 @@ def _explain_bad_tokens(a: np.ndarray, name: str, m: Optional[np.ndarray]) -> No
             hint = (" (log-probabilities must be <= 0: did you pass logits or probabilities?)"
                     if what == "a positive value" else "")
             raise ValueError(f"{name} contains {what}, {a[idx].item()!r}, at {where_txt} {idx}{hint}")
-    # Finite values <= 0 whose sum overflowed: legitimate, nothing to report.
 
 
 def _real(value: Any, name: str, *, low: Optional[float] = None, high: Optional[float] = None,
@@ -145,14 +150,21 @@ def _real(value: Any, name: str, *, low: Optional[float] = None, high: Optional[
     return v
 
 
+def _row_counts(m: np.ndarray) -> np.ndarray:
+    """Real tokens per row. Popcount of the packed mask: 3-4x faster than count_nonzero(axis=1)."""
+    if hasattr(np, "bitwise_count"):  # NumPy >= 2.0
+        return np.add.reduce(np.bitwise_count(np.packbits(m, axis=1)), axis=1, dtype=np.int64)
+    return np.count_nonzero(m, axis=1).astype(np.int64)  # pragma: no cover - NumPy < 2
+
+
 class _Batch(NamedTuple):
-    lp: np.ndarray            # (B, T), padding 0
-    old: np.ndarray           # (B, T), padding 0
-    ref: Optional[np.ndarray]  # (B, T), padding 0, or None
+    lp: np.ndarray            # (B, T); padding finite and <= 0, never read unmasked
+    old: np.ndarray           # (B, T), same
+    ref: Optional[np.ndarray]  # (B, T), same, or None
     adv: np.ndarray           # (B,)
     m: Optional[np.ndarray]   # (B, T) bool, or None (no padding)
     n: np.ndarray             # (B,) completion lengths
-    row_weight: np.ndarray    # (B,) c_i: loss = sum_i c_i sum_t m L
+    row_weight: np.ndarray    # (B,) float64 c_i: loss = sum_i c_i sum_t m L
     lo: float
     hi: float
     beta: float
@@ -202,7 +214,7 @@ def _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_
     adv = adv.astype(dtype, copy=False)
 
     B, T = lp.shape
-    n = np.full(B, T, dtype=np.int64) if m is None else np.count_nonzero(m, axis=1)
+    n = np.full(B, T, dtype=np.int64) if m is None else _row_counts(m)
     if max_completion_length is not None or loss_type == "dr_grpo":
         if max_completion_length is None:
             raise ValueError('loss_type="dr_grpo" divides by B * max_completion_length: pass '
@@ -229,122 +241,191 @@ def _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_
         lo, hi = 0.0, epsilon_high  # a cap on the ratio itself
     else:
         lo, hi = 1.0 - epsilon, 1.0 + epsilon_high
-    return _Batch(lp, old, ref, adv, m, n, row_weight.astype(dtype), lo, hi, beta, loss_type, level, kl,
+    return _Batch(lp, old, ref, adv, m, n, row_weight, lo, hi, beta, loss_type, level, kl,
                   bool(use_bias_correction_kl), dtype)
 
 
 # ------------------------------------------------------------------------------------ the math
 
-def _kl_value_and_slope(lp: np.ndarray, ref: np.ndarray, kl: str, m: Optional[np.ndarray],
-                        need_value: bool, need_slope: bool):
-    """Per-token KL estimate and its derivative with respect to logp; both exactly 0 at padding.
-
-    Padding holds logp = ref = 0 (see _real_tokens), so delta = 0 there, and every estimate and
-    slope vanishes at delta = 0 except k1's constant slope, which is masked.
-    """
-    delta = lp - ref  # log(pi_theta / pi_ref)
-    value = slope = None
-    if kl in ("k3", "k3+"):
-        with np.errstate(over="ignore"):  # pi_ref >> pi_theta beyond the dtype: the KL is inf
-            back = np.exp(-delta)  # pi_ref / pi_theta
-        if need_value:
-            value = back + delta
-            value -= 1
-        if need_slope:
-            slope = delta if kl == "k3+" else 1 - back
-    elif kl == "k2":
-        if need_value:
-            value = 0.5 * delta * delta
-        slope = delta
-    else:  # k1
-        value = delta
-        if need_slope:
-            slope = np.ones_like(delta) if m is None else m.astype(delta.dtype)
-    return value, slope
+# Rows are processed in blocks of about this many elements: the block's inputs, the few scratch
+# buffers and the gradient rows then stay in the CPU's L2 cache, and each full-size input is read
+# from memory once (a plain NumPy expression makes one memory pass per operation).
+BLOCK_ELEMENTS = 1 << 16
 
 
-def _compute(b: _Batch, need_value: bool, need_grad: bool) -> tuple[float, Optional[np.ndarray]]:
-    """The loss and/or its gradient; one code path so the two can never disagree."""
-    dtype, lp, adv, m, n = b.dtype, b.lp, b.adv, b.m, b.n
-    c = b.row_weight  # (B,): loss = sum_i c_i sum_t m_it L_it
-    ca = c * adv      # (B,)
-    zero = dtype.type(0)
-    value = 0.0
-    grad = None
+def _compute(b: _Batch, need_value: bool, need_grad: bool,
+             block_elements: int = BLOCK_ELEMENTS) -> tuple[float, Optional[np.ndarray]]:
+    """The loss and/or its gradient, one block of rows at a time; one code path for both."""
+    B, T = b.lp.shape
+    dtype = b.dtype
+    rows = max(1, min(B, block_elements // T))
+    scratch = [np.empty((rows, T), dtype) for _ in range(4)]
+    flag = np.empty((rows, T), bool)
+    # zeros: rows of the gradient are written with ufunc where= masks into them
+    grad = np.zeros((B, T), dtype) if need_grad else None
+    total = 0.0
+    for start in range(0, B, rows):
+        sl = slice(start, min(start + rows, B))
+        k = sl.stop - sl.start
+        total += _block(b, sl, [buf[:k] for buf in scratch], flag[:k],
+                        None if grad is None else grad[sl], need_value)
+    return total, grad
+
+
+def _block(b: _Batch, sl: slice, scratch: list, flag: np.ndarray, g: Optional[np.ndarray],
+           need_value: bool) -> float:
+    """Rows ``sl``: returns their share of the loss; writes their gradient into ``g`` (zeros)."""
+    dtype = b.dtype
+    lp, old, m = b.lp[sl], b.old[sl], None if b.m is None else b.m[sl]
+    adv, n, c = b.adv[sl], b.n[sl], b.row_weight[sl]
+    R, E, F, S = scratch  # R: the ratio; E, F, S: scratch
+    ca = c * adv.astype(np.float64)  # (k,) float64
+    kcoef = (-ca).astype(dtype)[:, None]  # d(-c A x) / dx
     token = b.level == "token"
+    value = 0.0
 
-    # ---- the importance ratio: (B, T) per token, or (B, 1) per sequence (GSPO)
-    d = lp - b.old  # 0 at padding
+    # ---- log-ratio, masked: 0 at padding (whatever the padding holds)
+    np.subtract(lp, old, out=R)
+    if m is not None:
+        R *= m
     with np.errstate(over="ignore"):  # a ratio beyond the dtype is inf; handled below
         if token:
-            ratio = np.exp(d)
-        else:
-            ratio = np.exp(np.add.reduce(d, axis=1) / np.maximum(n, 1).astype(dtype))[:, None]
+            ratio = np.exp(R, out=R)
+        else:  # GSPO: exp of the masked mean log-ratio, one per row
+            ratio = np.exp(np.add.reduce(R, axis=1) / np.maximum(n, 1).astype(dtype))[:, None]
+            s = ratio[:, 0]
 
     # ---- the policy term
     if b.loss_type == "cispo":
         # -sg(min(ratio, cap)) A logp: the weight is a constant for the gradient.
-        coef = np.minimum(ratio, dtype.type(b.hi))
-        coef *= -ca[:, None]  # d loss / d logp at real tokens, (B, T) or (B, 1)
-        if need_value:  # padding logp is 0, so the unmasked products are the masked ones
-            value += float(np.vdot(coef, lp)) if token else float(np.dot(coef[:, 0], np.add.reduce(lp, axis=1)))
-        if need_grad:
-            grad = coef if token else np.repeat(coef, lp.shape[1], axis=1)
+        w = np.minimum(ratio, dtype.type(b.hi), out=E if token else None)  # the ratio stays intact
+        w *= kcoef  # d loss / d logp at real tokens: (k, T), or (k, 1) per row
+        if token:
             if m is not None:
-                grad *= m
+                w *= m
+            if need_value:
+                value += float(np.einsum("ij,ij->", w, lp, dtype=np.float64))
+            if g is not None:
+                g[...] = w
+        else:
+            if need_value:
+                lp_rows = np.add.reduce(lp, axis=1) if m is None else \
+                    np.add.reduce(np.multiply(lp, m, out=E), axis=1)
+                value += float(np.dot(w[:, 0].astype(np.float64), lp_rows.astype(np.float64)))
+            if g is not None:
+                if m is None:
+                    g[...] = w
+                else:
+                    np.multiply(m, w, out=g)
     else:
-        # Per completion the advantage has one sign, so min(rho A, clip(rho, lo, hi) A) is
+        # Per row the advantage has one sign, so min(rho A, clip(rho, lo, hi) A) is
         # A min(rho, hi) for A >= 0 and A max(rho, lo) for A < 0: one bound per row.
         positive = adv >= 0
         upper = np.where(positive, dtype.type(b.hi), dtype.type(np.inf))[:, None]
         lower = np.where(positive, dtype.type(-np.inf), dtype.type(b.lo))[:, None]
-        if need_value:
-            bounded = np.minimum(np.maximum(ratio, lower), upper)
-            if not token:     # the row's one value, repeated over its n_i tokens
-                per_row = bounded[:, 0] * n.astype(dtype)
-            elif m is None:
-                per_row = np.add.reduce(bounded, axis=1)
-            else:
-                per_row = np.einsum("ij,ij->i", bounded, m.astype(dtype))
-            with np.errstate(invalid="ignore", over="ignore"):
-                terms = -ca * per_row
-            value += float(np.sum(np.where(adv == 0, zero, terms)))  # A = 0 never meets 0 * inf
-        if need_grad:
-            # slope -c A rho where the unclipped branch is active (its boundary included), else 0
-            active = (ratio <= upper) & (ratio >= lower) & (adv != 0)[:, None]
-            grad = np.where(active, ratio, zero)
-            grad *= -ca[:, None]
-            if not token:
+        if token:
+            bounded = np.clip(ratio, lower, upper, out=E)
+            if need_value:
+                if m is not None:
+                    bounded = np.multiply(bounded, m, out=F)
+                per_row = np.add.reduce(bounded, axis=1).astype(np.float64)
+                with np.errstate(invalid="ignore", over="ignore"):
+                    terms = -ca * per_row
+                value += float(np.sum(np.where(adv == 0, 0.0, terms)))  # A = 0 never meets 0 * inf
+            if g is not None:
+                # slope -c A rho where the unclipped branch is active (its boundary included):
+                # exactly where clip() left the ratio unchanged.
+                active = np.equal(E, ratio, out=flag)
+                if m is not None:
+                    active &= m
+                active &= (adv != 0)[:, None]
+                np.multiply(ratio, kcoef, out=g, where=active)
+        else:
+            bounded = np.clip(s, lower[:, 0], upper[:, 0])
+            if need_value:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    terms = -ca * bounded.astype(np.float64) * n  # the row's n_i copies
+                value += float(np.sum(np.where((adv == 0) | (n == 0), 0.0, terms)))
+            if g is not None:
                 # n_i copies of the row's loss times d s_i / d logp_t = s_i m_t / n_i
-                grad = np.repeat(grad, lp.shape[1], axis=1)
-            if m is not None:
-                grad *= m
+                active = (bounded == s) & (adv != 0)
+                row_slope = np.where(active, s, dtype.type(0)) * kcoef[:, 0]
+                if m is None:
+                    g[...] = row_slope[:, None]
+                else:
+                    np.multiply(m, row_slope[:, None], out=g)
 
     # ---- the KL term
     if b.beta > 0:
-        beta = b.beta
-        need_kval = need_value or b.bias_correction
-        kval, kslope = _kl_value_and_slope(lp, b.ref, b.kl, m, need_kval, need_grad)
+        kval, kslope = _kl_block(b, sl, E, F, S, need_value or b.bias_correction, g is not None)
+        bc = b.beta * c  # (k,) float64
         if b.bias_correction:  # kl * ratio, the ratio not detached (as in TRL)
-            if need_value:
-                value += beta * float(np.dot(c, np.add.reduce(kval * ratio, axis=1)))
-            if need_grad:
-                if token:  # d(k rho) = (k' + k) rho
-                    g = kslope + kval
-                    g *= ratio
-                else:      # d(k_t s_i) = k'_t s_i + s_i (sum_t m k) m_t / n_i
-                    g = kslope * ratio
-                    g += (ratio[:, 0] * np.add.reduce(kval, axis=1) / np.maximum(n, 1).astype(dtype))[:, None]
-                    if m is not None:
-                        g *= m
-                g *= (dtype.type(beta) * c)[:, None]
-                grad += g
+            if token:
+                if need_value:
+                    value += float(np.dot(bc, np.einsum("ij,ij->i", kval, ratio, dtype=np.float64)))
+                if g is not None:  # d(k rho) = (k' + k) rho
+                    kslope += kval
+                    kslope *= ratio
+                    kslope *= bc.astype(dtype)[:, None]
+                    g += kslope
+            else:
+                ksum = np.add.reduce(kval, axis=1, dtype=np.float64)
+                if need_value:
+                    value += float(np.dot(bc, ksum * s.astype(np.float64)))
+                if g is not None:  # d(k_t s_i) = k'_t s_i + s_i (sum_t m k) m_t / n_i
+                    kslope *= (bc * s.astype(np.float64)).astype(dtype)[:, None]
+                    g += kslope
+                    own = (bc * s.astype(np.float64) * ksum / np.maximum(n, 1)).astype(dtype)
+                    g += own[:, None] if m is None else np.multiply(m, own[:, None], out=E)
         else:
             if need_value:
-                value += beta * float(np.dot(c, np.add.reduce(kval, axis=1)))
-            if need_grad:
-                grad += (dtype.type(beta) * c)[:, None] * kslope
-    return value, grad
+                value += float(np.dot(bc, np.add.reduce(kval, axis=1, dtype=np.float64)))
+            if g is not None:
+                kslope *= bc.astype(dtype)[:, None]
+                g += kslope
+    return value
+
+
+def _kl_block(b: _Batch, sl: slice, E: np.ndarray, F: np.ndarray, S: np.ndarray, need_value: bool,
+              need_slope: bool) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """Per-token KL estimate and its derivative with respect to logp, both exactly 0 at padding.
+
+    With delta = log(pi_theta / pi_ref) masked to 0 at padding, every estimate and every slope
+    vanishes there except k1's constant slope, which is masked explicitly.
+    """
+    m = None if b.m is None else b.m[sl]
+    delta = np.subtract(b.lp[sl], b.ref[sl], out=F)
+    if m is not None:
+        delta *= m
+    value = slope = None
+    if b.kl in ("k3", "k3+"):
+        back = np.negative(delta, out=E)
+        with np.errstate(over="ignore"):  # pi_ref >> pi_theta beyond the dtype: the KL is inf
+            np.exp(back, out=back)  # pi_ref / pi_theta
+        if need_slope and b.kl == "k3":
+            slope = np.subtract(1, back, out=S)
+        elif need_slope:  # k3+: k2's slope, straight-through
+            np.copyto(S, delta)
+            slope = S
+        if need_value:
+            value = np.add(back, delta, out=E)  # TRL's order: (e^-delta + delta) - 1
+            value -= 1
+    elif b.kl == "k2":
+        if need_value:
+            value = np.multiply(delta, delta, out=E)
+            value *= 0.5
+        if need_slope:
+            np.copyto(S, delta)
+            slope = S
+    else:  # k1
+        value = delta
+        if need_slope:
+            if m is None:
+                S.fill(1)
+            else:
+                np.copyto(S, m)
+            slope = S
+    return value, slope
 
 
 # ---------------------------------------------------------------------------------- public API

@@ -752,3 +752,114 @@ def test_dynamic_sampling_all_constant_and_bad_input():
         dynamic_sampling_mask([[np.nan, 1.0]])
     with pytest.raises(ValueError, match="axis"):
         dynamic_sampling_mask([[0.0, 1.0]], axis=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# The blocked computation: any block size gives the same numbers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sw", SWITCHES, ids=lambda s: f"{s['loss_type']}-{s['level']}")
+@pytest.mark.parametrize("klsw", [None] + KL_SWITCHES[1::2],
+                         ids=lambda s: "beta0" if s is None else f"{s['kl']}{'-bias' if s['bias'] else ''}")
+@pytest.mark.parametrize("garbage", [False, True])
+def test_block_size_does_not_change_the_result(sw, klsw, garbage):
+    import importlib
+
+    gl = importlib.import_module("r1lib.grpo_loss")  # r1lib.grpo_loss is also the function's name
+    lp, old, ref, adv, mask = batch(41, B=13, T=9, garbage=garbage)
+    kw = dict(ref_logp=ref if klsw else None, beta=0.1 if klsw else 0.0, epsilon=0.2,
+              epsilon_high=5.0 if sw["loss_type"] == "cispo" else 0.28, loss_type=sw["loss_type"],
+              importance_sampling_level=sw["level"], max_completion_length=9,
+              kl=klsw["kl"] if klsw else "k3", use_bias_correction_kl=bool(klsw and klsw["bias"]))
+    b = gl._prepare(lp, old, adv, mask, kw["ref_logp"], kw["beta"], kw["epsilon"], kw["epsilon_high"],
+                    kw["loss_type"], kw["importance_sampling_level"], kw["max_completion_length"], kw["kl"],
+                    kw["use_bias_correction_kl"])
+    v_one, g_one = gl._compute(b, True, True, block_elements=10**6)
+    for block in (1, 9, 20, 50):  # one row per block, rows of 1 and 2, ...
+        v, g = gl._compute(b, True, True, block_elements=block)
+        assert v == pytest.approx(v_one, rel=1e-14, abs=1e-16)
+        np.testing.assert_array_equal(g, g_one)
+    # and the public functions are the blocked computation
+    assert grpo_loss(lp, old, adv, mask, **kw) == pytest.approx(v_one, rel=1e-14, abs=1e-16)
+    np.testing.assert_array_equal(grpo_loss_grad(lp, old, adv, mask, **kw), g_one)
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch autograd on TRL's formula (when torch is installed: the `bench` extra)
+# ---------------------------------------------------------------------------------------------
+
+
+def _torch_trl(torch, lp, old, adv, mask, ref, kw):
+    """TRL's _compute_loss for one process, written here in torch; returns (loss, d loss / d logp)."""
+    x = torch.tensor(lp, dtype=torch.float64, requires_grad=True)
+    old_t, ref_t = torch.tensor(old), torch.tensor(ref)
+    a = torch.tensor(adv).unsqueeze(1)
+    mk = torch.tensor(mask.astype(float))
+    eps, eps_high = kw["epsilon"], kw["epsilon_high"]
+    log_ratio = x - old_t
+    if kw["importance_sampling_level"] == "sequence":
+        log_w = ((log_ratio * mk).sum(-1) / mk.sum(-1).clamp(min=1.0)).unsqueeze(-1)
+    else:
+        log_w = log_ratio
+    coef_1 = torch.exp(log_w)
+    if kw["beta"] != 0.0:
+        kl = torch.exp(ref_t - x) - (ref_t - x) - 1
+        if kw["use_bias_correction_kl"]:
+            kl = kl * coef_1
+    if kw["loss_type"] == "cispo":
+        per_token = -torch.clamp(coef_1, max=eps_high).detach() * a * x
+    else:
+        coef_2 = torch.clamp(coef_1, 1 - eps, 1 + eps_high)
+        per_token = -torch.min(coef_1 * a, coef_2 * a)
+    if kw["beta"] != 0.0:
+        per_token = per_token + kw["beta"] * kl
+    lt = kw["loss_type"]
+    if lt == "grpo":
+        loss = ((per_token * mk).sum(-1) / mk.sum(-1).clamp(min=1.0)).mean()
+    elif lt == "bnpo":
+        loss = (per_token * mk).sum() / mk.sum().clamp(min=1.0)
+    elif lt == "dr_grpo":
+        loss = (per_token * mk).sum() / (per_token.size(0) * kw["max_completion_length"])
+    else:
+        loss = (per_token * mk).sum() / mk.sum()
+    loss.backward()
+    return loss.item(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("sw", SWITCHES, ids=lambda s: f"{s['loss_type']}-{s['level']}")
+@pytest.mark.parametrize("beta, bias", [(0.0, False), (0.06, False), (0.06, True)])
+def test_matches_torch_autograd_on_trl_formula(sw, beta, bias):
+    torch = pytest.importorskip("torch")
+    lp, old, ref, adv, mask = batch(51, garbage=False)
+    kw = dict(epsilon=0.2, epsilon_high=5.0 if sw["loss_type"] == "cispo" else 0.28, beta=beta,
+              loss_type=sw["loss_type"], importance_sampling_level=sw["level"], max_completion_length=8,
+              use_bias_correction_kl=bias)
+    want_v, want_g = _torch_trl(torch, lp, old, adv, mask, ref, kw)
+    got_v = grpo_loss(lp, old, adv, mask, ref_logp=ref, **kw)
+    got_g = grpo_loss_grad(lp, old, adv, mask, ref_logp=ref, **kw)
+    assert got_v == pytest.approx(want_v, rel=1e-12)
+    np.testing.assert_allclose(got_g, want_g, rtol=1e-12, atol=1e-16)
+
+
+@pytest.mark.parametrize("level", IMPORTANCE_SAMPLING_LEVELS)
+def test_kinks_match_torch_autograd(level):
+    """Ratios placed exactly on 1 - eps and 1 + eps_high (and exactly 1), both advantage signs:
+    the documented convention (the unclipped slope at the boundary) is autograd's."""
+    torch = pytest.importorskip("torch")
+    eps, eps_high = 0.25, 0.5  # 0.75, 1.5 and 1 are exact in binary
+    rho = np.array([[0.75, 1.5, 1.0, 0.75], [1.5, 0.75, 1.0, 1.5], [0.75, 1.0, 1.5, 1.0]])
+    lp = np.full(rho.shape, -0.5)
+    old = lp - np.log(rho)
+    assert np.array_equal(np.exp(lp - old), rho)  # exactly on the kinks
+    if level == "sequence":  # one row per ratio: every token of a row equal, so the mean is exact
+        lp, old = lp[:, :1].repeat(4, 1), old[:, :1].repeat(4, 1)
+    mask = np.ones(rho.shape, bool)
+    kw = dict(epsilon=eps, epsilon_high=eps_high, beta=0.0, loss_type="dapo", importance_sampling_level=level,
+              max_completion_length=4, use_bias_correction_kl=False)
+    for adv in (np.array([1.0, -1.0, 2.0]), np.array([-1.0, 1.0, -2.0])):
+        want_v, want_g = _torch_trl(torch, lp, old, adv, mask, lp, kw)
+        got_g = grpo_loss_grad(lp, old, adv, mask, **kw)
+        assert grpo_loss(lp, old, adv, mask, **kw) == pytest.approx(want_v, rel=1e-14)
+        np.testing.assert_allclose(got_g, want_g, rtol=1e-14, atol=0)
+        assert np.all(got_g != 0)  # on the boundary nothing is clipped
