@@ -31,7 +31,8 @@ from .metrics import check_counts
 from .softmax import softmax
 
 __all__ = ["NO_ANSWER", "SimulatedBenchmark", "make_benchmark", "expected_pass_at_k",
-           "plugin_pass_at_k", "expected_plugin_pass_at_k", "answer_lists", "render_outputs"]
+           "plugin_pass_at_k", "expected_plugin_pass_at_k", "pass1_sd_fixed_questions",
+           "pass1_sd_new_questions", "naive_se_new_questions", "answer_lists", "render_outputs"]
 
 NO_ANSWER = -1
 
@@ -245,6 +246,69 @@ def expected_plugin_pass_at_k(n: int, p_correct: ArrayLike, k: int) -> Union[flo
     values = 1.0 - (1.0 - np.arange(n + 1) / n) ** k
     out = _binomial_pmf(n, p) @ values
     return float(out) if np.ndim(out) == 0 else out
+
+
+def _rates_and_k(p_correct: ArrayLike, k: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    p = float_array(p_correct, "p_correct", min_ndim=1)
+    if p.ndim != 1 or p.size < 1:
+        raise ValueError(f"p_correct must be a 1-D array of per-question rates, got shape {p.shape}")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError(f"p_correct must lie in [0, 1], got {_describe(p_correct)}")
+    k_arr = int_array(k, "k")
+    if (k_arr < 1).any():
+        raise ValueError(f"k must be >= 1, got {_describe(k)}")
+    return p, k_arr
+
+
+def _as_float(x: np.ndarray) -> Union[float, np.ndarray]:
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def pass1_sd_fixed_questions(p_correct: ArrayLike, k: ArrayLike) -> Union[float, np.ndarray]:
+    r"""Standard deviation of pass@1 over evaluation runs on a *fixed* set of questions.
+
+    With ``k`` samples per question, :math:`c_i \sim \mathrm{Binomial}(k, p_i)` independently and
+    :math:`\hat p = \frac1P\sum_i c_i/k`, so
+
+    .. math:: \operatorname{sd}(\hat p \mid p_1..p_P) = \frac1P\sqrt{\sum_{i=1}^P \frac{p_i(1-p_i)}{k}}.
+
+    Only the sampling noise: the questions are held fixed (``k`` broadcasts, e.g. a grid).
+    """
+    p, k_arr = _rates_and_k(p_correct, k)
+    return _as_float(np.sqrt(np.sum(p * (1.0 - p)) / k_arr) / p.size)
+
+
+def pass1_sd_new_questions(p_population: ArrayLike, k: ArrayLike,
+                           n_questions: int) -> Union[float, np.ndarray]:
+    r"""Standard deviation of pass@1 when each evaluation draws ``n_questions`` new questions.
+
+    Questions are drawn uniformly (with replacement) from a population whose success rates are
+    ``p_population``; each gets ``k`` samples. By the law of total variance (Miller 2024,
+    arXiv:2411.00640, sec. 2), with :math:`x` a random question's rate,
+
+    .. math:: \operatorname{sd}(\hat p) = \sqrt{\frac{\operatorname{Var}(x)
+              + \mathbb E[x(1-x)]/k}{P}}.
+
+    This is what the clustered standard error estimates; ``Var(x)`` is the population variance
+    (``ddof=0``: the population is all there is).
+    """
+    p, k_arr = _rates_and_k(p_population, k)
+    n_q = _positive_int(n_questions, "n_questions")
+    return _as_float(np.sqrt((p.var() + np.mean(p * (1.0 - p)) / k_arr) / n_q))
+
+
+def naive_se_new_questions(p_population: ArrayLike, k: ArrayLike,
+                           n_questions: int) -> Union[float, np.ndarray]:
+    r"""The naive binomial standard error at the population's pass@1 :math:`\bar p`:
+    :math:`\sqrt{\bar p(1-\bar p)/(P k)}`, what :func:`r1lib.naive_se` reports on average.
+
+    It treats the :math:`Pk` samples as independent questions, so it misses ``Var(x)``; compare
+    :func:`pass1_sd_new_questions`.
+    """
+    p, k_arr = _rates_and_k(p_population, k)
+    n_q = _positive_int(n_questions, "n_questions")
+    p_bar = p.mean()
+    return _as_float(np.sqrt(p_bar * (1.0 - p_bar) / (n_q * k_arr)))
 
 
 def answer_lists(codes: ArrayLike) -> list:
