@@ -346,7 +346,7 @@ def gradient_figure(expected: Mapping[str, np.ndarray], kl_grad: Mapping[str, np
     ax_g.set_xlabel("token (logit) index")
     ax_g.set_ylabel("gradient w.r.t. the logit")
     ax_g.set_title("Expected gradients of the estimators as losses")
-    ax_g.legend(fontsize=8, ncol=2, loc="best")
+    ax_g.legend(fontsize=8, ncol=2, loc="upper left")
     for name, path in kl_paths.items():
         ax_t.plot(np.arange(len(path)), path, color=COLORS[name], lw=2, label=f"loss = {name}")
     ax_t.set_yscale("log")
