@@ -14,7 +14,8 @@ clauses, and the verdict says "timeout". Work stuck inside C code never sees the
 that the parent kills this process after a grace period (see ``r1lib.grading``).
 
 Messages in: ``("grade", grader, time_limit, items)`` with ``items`` a list of ``(text, gold)``
-strings. Out: ``("ready",)`` once after start-up (or ``("failed", message)``); then for builtin
+strings, or ``("call", name, args)`` to run one of the whitelisted functions in ``_CALLS`` (the
+parent spreads other pure work, such as r1-score's maj@k, over the same kind of process). Out: ``("ready",)`` once after start-up (or ``("failed", message)``); then for builtin
 one ``("batch", verdicts)`` per job, for math-verify one ``("one", verdict)`` per item, so that the
 parent can time each item. A verdict is ``(status, correct, answer)`` with status ``"ok"``,
 ``"timeout"`` or ``"bad_gold"``.
@@ -116,6 +117,16 @@ def _timed(fn: Any, limit: float, *args: Any) -> tuple:
         return (OK, False, None)
 
 
+def _maj_rows() -> Any:
+    from .score import _maj_rows as fn
+
+    return fn
+
+
+# Functions the parent may run here on plain data (``r1lib.grading.map_in_workers``).
+_CALLS = {"maj_rows": _maj_rows}
+
+
 def main() -> None:
     read_fd, write_fd = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # print() of any library now lands on stderr
@@ -132,9 +143,13 @@ def main() -> None:
     outbox.send(("ready",))
     while True:
         try:
-            _, grader, limit, items = inbox.recv()
+            message = inbox.recv()
         except (EOFError, OSError):
             return
+        if message[0] == "call":  # ("call", name, args): a whitelisted pure function
+            outbox.send(("batch", _CALLS[message[1]]()(*message[2])))
+            continue
+        _, grader, limit, items = message
         if grader == "builtin":
             outbox.send(("batch", [builtin_verdict(t, g) for t, g in items]))
         else:

@@ -182,7 +182,8 @@ class _Pool:
                         w.deadline = now + time_limit + grace if timed else math.inf
                 waits = [w.deadline if w.ready else w.started + _START_TIMEOUT for w in self.workers
                          if w.job or not w.ready]
-                timeout = max(0.0, min(waits) - now) if waits else None
+                first = min(waits, default=math.inf)
+                timeout = max(0.0, first - now) if math.isfinite(first) else None
                 ready = wait([w.recv_conn for w in self.workers], timeout)
                 for w in list(self.workers):
                     if w.recv_conn in ready:
@@ -241,6 +242,38 @@ class _Pool:
             if len(w.job) > 1:
                 queue.appendleft(w.job[1:])
         self.workers[idx] = self._start()
+
+
+def map_in_workers(name: str, args_list: list, workers: int) -> list:
+    """``[fn(*args) for args in args_list]`` for a function ``name`` of the worker's whitelist,
+    computed in ``workers`` worker processes (started with ``python -m``, so this works from a
+    script without a ``__main__`` guard and from a notebook, unlike multiprocessing's spawn)."""
+    results: list = [None] * len(args_list)
+    pool = [_Worker(False) for _ in range(min(workers, max(1, len(args_list))))]
+    todo = deque(enumerate(args_list))
+    busy: dict = {}
+    try:
+        while todo or busy:
+            for w in pool:
+                if w.ready and w not in busy and todo:
+                    busy[w], args = todo.popleft()
+                    w.send_conn.send(("call", name, args))
+            for conn in wait([w.recv_conn for w in pool], _START_TIMEOUT):
+                w = next(x for x in pool if x.recv_conn is conn)
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    raise RuntimeError(f"a worker process died while computing {name}") from None
+                if msg[0] == "ready":
+                    w.ready = True
+                elif msg[0] == "batch":
+                    results[busy.pop(w)] = msg[1]
+                else:
+                    raise RuntimeError(f"a worker process could not start: {msg[1:]}")
+    finally:
+        for w in pool:
+            w.kill()
+    return results
 
 
 _shared: dict[str, _Pool] = {}
@@ -340,18 +373,13 @@ def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "aut
         workers = default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {_describe(workers)}")
-    index: dict = {}
-    unique: list = []
-    positions = []
-    for i, (t, g) in enumerate(zip(texts, golds)):
-        if not isinstance(t, str):
+    for i, t in enumerate(texts):
+        if type(t) is not str and not isinstance(t, str):
             raise TypeError(f"texts[{i}] must be a str, got {_describe(t)}")
-        key = (t, _gold_text(g))
-        pos = index.get(key)
-        if pos is None:
-            pos = index[key] = len(unique)
-            unique.append(key)
-        positions.append(pos)
+    gold_texts = [g if type(g) is str else _gold_text(g) for g in golds]
+    index: dict = {}
+    positions = [index.setdefault(pair, len(index)) for pair in zip(texts, gold_texts)]
+    unique = list(index)
     if chosen == "builtin" and (workers == 1 or len(unique) < 5000):
         from ._grading_worker import builtin_verdict  # same code as in the workers
         verdicts = []
@@ -369,4 +397,5 @@ def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "aut
             verdicts = pool.run(unique, limit, chunk, progress)
         finally:
             pool.close()
-    return [Grade(bool(verdicts[p][1]), verdicts[p][2], verdicts[p][0]) for p in positions]
+    distinct = [Grade(bool(v[1]), v[2], v[0]) for v in verdicts]
+    return [distinct[p] for p in positions]
