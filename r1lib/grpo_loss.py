@@ -173,6 +173,7 @@ class _Batch(NamedTuple):
     kl: str
     bias_correction: bool
     dtype: np.dtype
+    checked: bool             # lp, old, ref known to be finite and <= 0 everywhere they are read
 
 
 def _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_high, loss_type,
@@ -207,10 +208,10 @@ def _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_
     # float32 stays float32: the token arrays decide; the (B,) advantages follow them.
     dtype = np.dtype(np.float32) if all(x.dtype == np.float32 for x in (lp, old, ref) if x is not None) \
         else np.dtype(np.float64)
-    lp = _real_tokens(lp, "logp", m, dtype)
-    old = _real_tokens(old, "old_logp", m, dtype)
-    if ref is not None:
-        ref = _real_tokens(ref, "ref_logp", m, dtype)
+    # The values are checked block by block inside _compute, while each block is in cache; a
+    # block that fails sends the whole call through _real_tokens (exact checks, clean padding).
+    lp, old = lp.astype(dtype, copy=False), old.astype(dtype, copy=False)
+    ref = None if ref is None else ref.astype(dtype, copy=False)
     adv = adv.astype(dtype, copy=False)
 
     B, T = lp.shape
@@ -242,7 +243,7 @@ def _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_
     else:
         lo, hi = 1.0 - epsilon, 1.0 + epsilon_high
     return _Batch(lp, old, ref, adv, m, n, row_weight, lo, hi, beta, loss_type, level, kl,
-                  bool(use_bias_correction_kl), dtype)
+                  bool(use_bias_correction_kl), dtype, False)
 
 
 # ------------------------------------------------------------------------------------ the math
@@ -253,151 +254,157 @@ def _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_
 BLOCK_ELEMENTS = 1 << 16
 
 
+class _Unchecked(Exception):
+    """A block holds a value that is not a finite log-probability (maybe only in its padding)."""
+
+
 def _compute(b: _Batch, need_value: bool, need_grad: bool,
              block_elements: int = BLOCK_ELEMENTS) -> tuple[float, Optional[np.ndarray]]:
-    """The loss and/or its gradient, one block of rows at a time; one code path for both."""
+    """The loss and/or its gradient, one block of rows at a time; one code path for both.
+
+    The common case checks each block's values on the fly (every entry finite and <= 0, padding
+    included). Otherwise the arrays get the exact check of their real tokens (raising the
+    error that names the parameter) and junk padding is replaced by 0 before the computation.
+    """
+    if not b.checked:
+        try:
+            return _compute_blocks(b, need_value, need_grad, block_elements)
+        except _Unchecked:
+            b = b._replace(lp=_real_tokens(b.lp, "logp", b.m, b.dtype),
+                           old=_real_tokens(b.old, "old_logp", b.m, b.dtype),
+                           ref=None if b.ref is None else _real_tokens(b.ref, "ref_logp", b.m, b.dtype),
+                           checked=True)
+    return _compute_blocks(b, need_value, need_grad, block_elements)
+
+
+def _compute_blocks(b: _Batch, need_value: bool, need_grad: bool,
+                    block_elements: int) -> tuple[float, Optional[np.ndarray]]:
     B, T = b.lp.shape
-    dtype = b.dtype
+    dtype, m, n = b.dtype, b.m, b.n
     rows = max(1, min(B, block_elements // T))
-    scratch = [np.empty((rows, T), dtype) for _ in range(4)]
+    blocks = [slice(a, min(a + rows, B)) for a in range(0, B, rows)]
+    R, E, F, S = (np.empty((rows, T), dtype) for _ in range(4))
     flag = np.empty((rows, T), bool)
-    # zeros: rows of the gradient are written with ufunc where= masks into them
+    # zeros: the gradient's rows are written with ufunc where= masks into them
     grad = np.zeros((B, T), dtype) if need_grad else None
-    total = 0.0
-    for start in range(0, B, rows):
-        sl = slice(start, min(start + rows, B))
-        k = sl.stop - sl.start
-        total += _block(b, sl, [buf[:k] for buf in scratch], flag[:k],
-                        None if grad is None else grad[sl], need_value)
-    return total, grad
 
-
-def _block(b: _Batch, sl: slice, scratch: list, flag: np.ndarray, g: Optional[np.ndarray],
-           need_value: bool) -> float:
-    """Rows ``sl``: returns their share of the loss; writes their gradient into ``g`` (zeros)."""
-    dtype = b.dtype
-    lp, old, m = b.lp[sl], b.old[sl], None if b.m is None else b.m[sl]
-    adv, n, c = b.adv[sl], b.n[sl], b.row_weight[sl]
-    R, E, F, S = scratch  # R: the ratio; E, F, S: scratch
-    ca = c * adv.astype(np.float64)  # (k,) float64
-    kcoef = (-ca).astype(dtype)[:, None]  # d(-c A x) / dx
-    token = b.level == "token"
+    # ---- per-row quantities, once for the whole batch
+    ca = b.row_weight * b.adv.astype(np.float64)  # c_i A_i
+    kcoef = (-ca).astype(dtype)                    # d(-c A x) / dx
+    positive = b.adv >= 0
+    # Per row the advantage has one sign, so min(rho A, clip(rho, lo, hi) A) is A min(rho, hi)
+    # for A >= 0 and A max(rho, lo) for A < 0: one bound per row.
+    upper = np.where(positive, dtype.type(b.hi), dtype.type(np.inf))
+    lower = np.where(positive, dtype.type(-np.inf), dtype.type(b.lo))
+    cispo = b.loss_type == "cispo"
+    uses_ref = b.beta > 0
     value = 0.0
 
-    # ---- log-ratio, masked: 0 at padding (whatever the padding holds)
-    np.subtract(lp, old, out=R)
-    if m is not None:
-        R *= m
-    with np.errstate(over="ignore"):  # a ratio beyond the dtype is inf; handled below
-        if token:
-            ratio = np.exp(R, out=R)
-        else:  # GSPO: exp of the masked mean log-ratio, one per row
-            ratio = np.exp(np.add.reduce(R, axis=1) / np.maximum(n, 1).astype(dtype))[:, None]
-            s = ratio[:, 0]
+    if b.level == "sequence":
+        # GSPO: one ratio per row, s_i = exp(masked mean of logp - old_logp).
+        seq = np.empty(B, dtype)
+        lp_rows = np.empty(B, dtype) if cispo and need_value else None
+        for sl in blocks:
+            _check_block(b, sl, (b.lp, b.old))
+            d = np.subtract(b.lp[sl], b.old[sl], out=R[:sl.stop - sl.start])
+            seq[sl] = np.add.reduce(d, axis=1) if m is None else np.add.reduce(d, axis=1, where=m[sl])
+            if lp_rows is not None:
+                lp_rows[sl] = np.add.reduce(b.lp[sl], axis=1) if m is None else \
+                    np.add.reduce(b.lp[sl], axis=1, where=m[sl])
+        with np.errstate(over="ignore"):  # a ratio beyond the dtype is inf; handled below
+            s = np.exp(seq / np.maximum(n, 1).astype(dtype))
+        if cispo:  # -sg(min(s, cap)) A logp: a constant weight per row
+            row_slope = np.minimum(s, dtype.type(b.hi)) * kcoef
+            if need_value:
+                value += float(np.dot(row_slope.astype(np.float64), lp_rows.astype(np.float64)))
+        else:
+            bounded = np.clip(s, lower, upper)
+            if need_value:  # the row's loss, repeated over its n_i tokens
+                with np.errstate(invalid="ignore", over="ignore"):
+                    terms = -ca * bounded.astype(np.float64) * n
+                value += float(np.sum(np.where((b.adv == 0) | (n == 0), 0.0, terms)))  # never 0 * inf
+            # n_i copies of the row's loss times d s_i / d logp_t = s_i m_t / n_i: the slope is
+            # -c A s_i on every real token where the clip left s_i unchanged (boundary included)
+            row_slope = np.where((bounded == s) & (b.adv != 0), s, dtype.type(0)) * kcoef
+        if grad is not None:
+            if m is None:
+                grad[...] = row_slope[:, None]
+            else:  # grad holds zeros: fill the real tokens only
+                np.copyto(grad, row_slope[:, None], where=m)
+        if uses_ref:
+            for sl in blocks:
+                _check_block(b, sl, (b.ref,))
+                value += _kl_block(b, sl, s[sl, None], E, F, S, need_value,
+                                   None if grad is None else grad[sl])
+        return value, grad
 
-    # ---- the policy term
-    if b.loss_type == "cispo":
-        # -sg(min(ratio, cap)) A logp: the weight is a constant for the gradient.
-        w = np.minimum(ratio, dtype.type(b.hi), out=E if token else None)  # the ratio stays intact
-        w *= kcoef  # d loss / d logp at real tokens: (k, T), or (k, 1) per row
-        if token:
-            if m is not None:
-                w *= m
+    for sl in blocks:
+        k = sl.stop - sl.start
+        lp, mb = b.lp[sl], None if m is None else m[sl]
+        _check_block(b, sl, (b.lp, b.old, b.ref) if uses_ref else (b.lp, b.old))
+        g = None if grad is None else grad[sl]
+        # the token ratio, from the log-ratio masked to 0 at padding (whatever the padding holds)
+        ratio = np.subtract(lp, b.old[sl], out=R[:k])
+        if mb is not None:
+            ratio *= mb
+        with np.errstate(over="ignore"):  # a ratio beyond the dtype is inf; handled below
+            np.exp(ratio, out=ratio)
+        if cispo:  # -sg(min(rho, cap)) A logp: the weight is a constant for the gradient
+            w = np.minimum(ratio, dtype.type(b.hi), out=E[:k])
+            w *= kcoef[sl, None]  # d loss / d logp at real tokens
+            if mb is not None:
+                w *= mb
             if need_value:
                 value += float(np.einsum("ij,ij->", w, lp, dtype=np.float64))
             if g is not None:
                 g[...] = w
         else:
+            bounded = np.clip(ratio, lower[sl, None], upper[sl, None], out=E[:k])
             if need_value:
-                lp_rows = np.add.reduce(lp, axis=1) if m is None else \
-                    np.add.reduce(np.multiply(lp, m, out=E), axis=1)
-                value += float(np.dot(w[:, 0].astype(np.float64), lp_rows.astype(np.float64)))
-            if g is not None:
-                if m is None:
-                    g[...] = w
-                else:
-                    np.multiply(m, w, out=g)
-    else:
-        # Per row the advantage has one sign, so min(rho A, clip(rho, lo, hi) A) is
-        # A min(rho, hi) for A >= 0 and A max(rho, lo) for A < 0: one bound per row.
-        positive = adv >= 0
-        upper = np.where(positive, dtype.type(b.hi), dtype.type(np.inf))[:, None]
-        lower = np.where(positive, dtype.type(-np.inf), dtype.type(b.lo))[:, None]
-        if token:
-            bounded = np.clip(ratio, lower, upper, out=E)
-            if need_value:
-                if m is not None:
-                    bounded = np.multiply(bounded, m, out=F)
-                per_row = np.add.reduce(bounded, axis=1).astype(np.float64)
+                masked = bounded if mb is None else np.multiply(bounded, mb, out=F[:k])
                 with np.errstate(invalid="ignore", over="ignore"):
-                    terms = -ca * per_row
-                value += float(np.sum(np.where(adv == 0, 0.0, terms)))  # A = 0 never meets 0 * inf
+                    terms = -ca[sl] * np.add.reduce(masked, axis=1).astype(np.float64)
+                value += float(np.sum(np.where(b.adv[sl] == 0, 0.0, terms)))  # never 0 * inf
             if g is not None:
                 # slope -c A rho where the unclipped branch is active (its boundary included):
-                # exactly where clip() left the ratio unchanged.
-                active = np.equal(E, ratio, out=flag)
-                if m is not None:
-                    active &= m
-                active &= (adv != 0)[:, None]
-                np.multiply(ratio, kcoef, out=g, where=active)
-        else:
-            bounded = np.clip(s, lower[:, 0], upper[:, 0])
-            if need_value:
-                with np.errstate(invalid="ignore", over="ignore"):
-                    terms = -ca * bounded.astype(np.float64) * n  # the row's n_i copies
-                value += float(np.sum(np.where((adv == 0) | (n == 0), 0.0, terms)))
-            if g is not None:
-                # n_i copies of the row's loss times d s_i / d logp_t = s_i m_t / n_i
-                active = (bounded == s) & (adv != 0)
-                row_slope = np.where(active, s, dtype.type(0)) * kcoef[:, 0]
-                if m is None:
-                    g[...] = row_slope[:, None]
-                else:
-                    np.multiply(m, row_slope[:, None], out=g)
-
-    # ---- the KL term
-    if b.beta > 0:
-        kval, kslope = _kl_block(b, sl, E, F, S, need_value or b.bias_correction, g is not None)
-        bc = b.beta * c  # (k,) float64
-        if b.bias_correction:  # kl * ratio, the ratio not detached (as in TRL)
-            if token:
-                if need_value:
-                    value += float(np.dot(bc, np.einsum("ij,ij->i", kval, ratio, dtype=np.float64)))
-                if g is not None:  # d(k rho) = (k' + k) rho
-                    kslope += kval
-                    kslope *= ratio
-                    kslope *= bc.astype(dtype)[:, None]
-                    g += kslope
-            else:
-                ksum = np.add.reduce(kval, axis=1, dtype=np.float64)
-                if need_value:
-                    value += float(np.dot(bc, ksum * s.astype(np.float64)))
-                if g is not None:  # d(k_t s_i) = k'_t s_i + s_i (sum_t m k) m_t / n_i
-                    kslope *= (bc * s.astype(np.float64)).astype(dtype)[:, None]
-                    g += kslope
-                    own = (bc * s.astype(np.float64) * ksum / np.maximum(n, 1)).astype(dtype)
-                    g += own[:, None] if m is None else np.multiply(m, own[:, None], out=E)
-        else:
-            if need_value:
-                value += float(np.dot(bc, np.add.reduce(kval, axis=1, dtype=np.float64)))
-            if g is not None:
-                kslope *= bc.astype(dtype)[:, None]
-                g += kslope
-    return value
+                # exactly where clip() left the ratio unchanged
+                active = np.equal(bounded, ratio, out=flag[:k])
+                if mb is not None:
+                    active &= mb
+                active &= (b.adv[sl] != 0)[:, None]
+                np.multiply(ratio, kcoef[sl, None], out=g, where=active)
+        if uses_ref:
+            value += _kl_block(b, sl, ratio, E[:k], F[:k], S[:k], need_value, g)
+    return value, grad
 
 
-def _kl_block(b: _Batch, sl: slice, E: np.ndarray, F: np.ndarray, S: np.ndarray, need_value: bool,
-              need_slope: bool) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-    """Per-token KL estimate and its derivative with respect to logp, both exactly 0 at padding.
+def _check_block(b: _Batch, sl: slice, arrays: tuple) -> None:
+    """Every entry of these rows finite and <= 0 (max catches NaN and +inf, min -inf)."""
+    if not b.checked:
+        for x in arrays:
+            x = x[sl]
+            if not (x.max() <= 0 and np.isfinite(x.min())):
+                raise _Unchecked
 
-    With delta = log(pi_theta / pi_ref) masked to 0 at padding, every estimate and every slope
-    vanishes there except k1's constant slope, which is masked explicitly.
+
+def _kl_block(b: _Batch, sl: slice, ratio: np.ndarray, E: np.ndarray, F: np.ndarray, S: np.ndarray,
+              need_value: bool, g: Optional[np.ndarray]) -> float:
+    """Rows ``sl`` of the KL term: returns their share of the loss, adds their gradient to ``g``.
+
+    ``ratio`` is the block's token ratio (k, T) or sequence ratio (k, 1), used by the bias
+    correction. With delta = log(pi_theta / pi_ref) masked to 0 at padding, every estimate and
+    every slope vanishes there except k1's constant slope, which is masked explicitly.
     """
+    k = sl.stop - sl.start
+    E, F, S = E[:k], F[:k], S[:k]
     m = None if b.m is None else b.m[sl]
+    n = b.n[sl]
+    need_k = need_value or b.bias_correction
+    need_slope = g is not None
     delta = np.subtract(b.lp[sl], b.ref[sl], out=F)
     if m is not None:
         delta *= m
-    value = slope = None
+    kval = slope = None
     if b.kl in ("k3", "k3+"):
         back = np.negative(delta, out=E)
         with np.errstate(over="ignore"):  # pi_ref >> pi_theta beyond the dtype: the KL is inf
@@ -405,27 +412,52 @@ def _kl_block(b: _Batch, sl: slice, E: np.ndarray, F: np.ndarray, S: np.ndarray,
         if need_slope and b.kl == "k3":
             slope = np.subtract(1, back, out=S)
         elif need_slope:  # k3+: k2's slope, straight-through
-            np.copyto(S, delta)
             slope = S
-        if need_value:
-            value = np.add(back, delta, out=E)  # TRL's order: (e^-delta + delta) - 1
-            value -= 1
+            np.copyto(slope, delta)
+        if need_k:
+            kval = np.add(back, delta, out=E)  # TRL's order: (exp(ref - logp) - (ref - logp)) - 1
+            kval -= 1
     elif b.kl == "k2":
-        if need_value:
-            value = np.multiply(delta, delta, out=E)
-            value *= 0.5
+        if need_k:
+            kval = np.multiply(delta, delta, out=E)
+            kval *= 0.5
         if need_slope:
-            np.copyto(S, delta)
             slope = S
+            np.copyto(slope, delta)
     else:  # k1
-        value = delta
+        kval = delta
         if need_slope:
-            if m is None:
-                S.fill(1)
-            else:
-                np.copyto(S, m)
             slope = S
-    return value, slope
+            if m is None:
+                slope.fill(1)
+            else:
+                np.copyto(slope, m)
+
+    bc = b.beta * b.row_weight[sl]  # (k,) float64
+    token = ratio.shape[1] != 1
+    value = 0.0
+    if b.bias_correction:  # kl * ratio, the ratio not detached (as in TRL)
+        if token:
+            if need_value:
+                value = float(np.dot(bc, np.einsum("ij,ij->i", kval, ratio, dtype=np.float64)))
+            if need_slope:  # d(k rho) = (k' + k) rho
+                slope += kval
+                slope *= ratio
+        else:
+            s = ratio[:, 0].astype(np.float64)
+            ksum = np.add.reduce(kval, axis=1, dtype=np.float64)
+            if need_value:
+                value = float(np.dot(bc, ksum * s))
+            if need_slope:  # d(k_t s_i) = k'_t s_i + s_i (sum_t m k) m_t / n_i
+                slope *= ratio
+                own = (s * ksum / np.maximum(n, 1)).astype(b.dtype)[:, None]
+                slope += own if m is None else np.multiply(m, own, out=E)
+    elif need_value:
+        value = float(np.dot(bc, np.add.reduce(kval, axis=1, dtype=np.float64)))
+    if need_slope:
+        slope *= bc.astype(b.dtype)[:, None]
+        g += slope
+    return value
 
 
 # ---------------------------------------------------------------------------------- public API
