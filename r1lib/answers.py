@@ -136,9 +136,10 @@ def _after_reasoning(text: str) -> Optional[str]:
 
 _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
 # What may stand between two boxes that together are one answer: "\boxed{1}, \boxed{2}",
-# "$\boxed{1}$ and $\boxed{2}$", "\boxed{1} or \boxed{2}". Any other text between them means the
+# "$\boxed{1}$ and $\boxed{2}$", "\boxed{1} or \boxed{2}", "x = \boxed{1}$ and $x = \boxed{2}". Any other text between them means the
 # later box revises the earlier one ("\boxed{3}. Wait, that is wrong: \boxed{4}").
-_BOX_JOINER = re.compile(r"^[\s$,;]*(?:(?:and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|\\qquad)[\s$,;]*)?$")
+_BOX_JOINER = re.compile(r"^[\s$,;]*(?:(?:and|or|\\text\{\s*(?:and|or)\s*\}|\\quad|\\qquad)[\s$,;]*)?"
+                         r"(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?$")  # "... and $x = \boxed{2}$"
 _PHRASE = re.compile(r"(?:final\s+answer|the\s+answer|answer)\s*\**\s*(?:is|:|=)\s*\**\s*:?\s*",
                      re.IGNORECASE)
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
@@ -167,8 +168,8 @@ def _lenient(segment: str, from_tag: bool) -> Optional[str]:
         # it by only ",", ";", "and", "or" or spaces (a multi-part answer, compared as a list).
         parts = [found[-1][2]]
         for (_, end, content), (start, _, _) in zip(found[-2::-1], found[:0:-1]):
-            if not _BOX_JOINER.match(segment[end:start]):
-                break
+            if content is None or not _BOX_JOINER.match(segment[end:start]):
+                break  # a malformed earlier box ("\boxed\boxed{1}") is not part of the answer
             parts.append(content)
         parts = [p.strip() for p in reversed(parts) if p.strip()]
         return ", ".join(parts) or None
@@ -209,7 +210,8 @@ def extract_answer(text: str, *, lenient: bool = False) -> Optional[str]:
     - R1-Zero's template: if the rest contains ``<answer>``, only the content of the last
       ``<answer>...</answer>`` counts (an ``<answer>`` that never closes was cut off: ``None``).
     - Several boxes: the last box, together with the boxes right before it that are separated
-      from it by nothing but spaces, ``$``, ``,``, ``;``, "and" or "or", joined as ``"a, b"``
+      from it by nothing but spaces, ``$``, ``,``, ``;``, "and" or "or" (and a ``x =`` before
+      the next box), joined as ``"a, b"``
       (``\boxed{1} and \boxed{2}`` answers "1, 2", which grades as an unordered list). Any other
       text between two boxes means the later one revises the earlier: the last box alone.
     - No box: the answer after the last "final answer is", "the answer is" or "Answer:" (its
