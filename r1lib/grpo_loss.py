@@ -33,8 +33,16 @@ Conventions at the kinks: where the ratio sits exactly on a clip boundary the un
 used, which is what PyTorch's autograd gives TRL's code (``torch.clamp`` passes the gradient at
 its bounds, ``torch.min`` splits a tie evenly between two equal branches).
 
-Padding: masked positions are never read. They may hold anything (0, huge values, even NaN) and
-get gradient exactly 0. At real tokens every log-probability must be finite and ``<= 0``.
+Padding: masked positions never change the result. They may hold anything (0, huge values, even
+NaN) and get gradient exactly 0. At real tokens every log-probability must be finite and ``<= 0``
+(a positive value is a logit or a probability passed by mistake).
+
+Sources: TRL's ``_compute_loss`` (the ``loss_type``, ``importance_sampling_level``, ``cispo`` and
+``use_bias_correction_kl`` branches as in TRL 0.2x-1.x) and verl's ``core_algos`` (``kl_penalty``
+with its "+" modes, ``agg_loss``, the GSPO and CISPO policy losses). Where they differ: verl clamps
+k3's log-ratio to [-20, 20] and k3 to [-10, 10] (not done here, as in TRL); verl's CISPO clamps the
+ratio to [1 - eps_low, 1 + eps_high] (here, as in TRL, only the cap ``epsilon_high``); verl's
+"seq-mean-token-sum-norm" divides by T alone (``"dr_grpo"`` here divides by B * L_max, as TRL).
 
 Also here: DAPO's soft overlong punishment (a reward-shaping term) and dynamic sampling (drop the
 groups whose rewards are all equal: their advantages are 0 and they carry no gradient).
@@ -482,7 +490,8 @@ _DOC_ARGS = """
         Lower clip, ``0 < epsilon < 1``: the ratio is clipped below at ``1 - epsilon``.
     epsilon_high : float, optional
         Upper clip (``1 + epsilon_high``); None means ``epsilon``. Must be ``>= epsilon``. DAPO's
-        clip-higher uses 0.28. For ``"cispo"`` it is the cap on the ratio itself (TRL: 5.0).
+        clip-higher uses 0.28. For ``"cispo"`` it is the cap on the ratio itself, so set it
+        (TRL recommends 5.0): left at None the cap is ``epsilon``, 0.2, as in TRL.
     loss_type : {"grpo", "bnpo", "dr_grpo", "dapo", "cispo"}, default "grpo"
         How token losses are aggregated (and, for "cispo", the policy term); see the module.
     importance_sampling_level : {"token", "sequence"}, default "token"
