@@ -57,8 +57,9 @@ from numpy.typing import ArrayLike
 
 from ._validation import _describe, check_axis, check_option, float_array, int_array
 
-__all__ = ["grpo_loss", "grpo_loss_grad", "LOSS_TYPES", "IMPORTANCE_SAMPLING_LEVELS", "KL_ESTIMATORS",
-           "overlong_penalty", "dynamic_sampling_mask", "drop_constant_groups", "DroppedGroups"]
+__all__ = ["grpo_loss", "grpo_loss_grad", "clip_fractions", "ClipFractions", "LOSS_TYPES",
+           "IMPORTANCE_SAMPLING_LEVELS", "KL_ESTIMATORS", "overlong_penalty", "dynamic_sampling_mask",
+           "drop_constant_groups", "DroppedGroups"]
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo")
 IMPORTANCE_SAMPLING_LEVELS = ("token", "sequence")
@@ -569,6 +570,66 @@ if grpo_loss.__doc__ is not None:  # None under python -OO
     numpy.ndarray, shape (B, T)
         Float32 when the token arrays are float32, else float64; exactly 0 at padding.
     """
+
+
+class ClipFractions(NamedTuple):
+    """Result of :func:`clip_fractions` (TRL's ``clip_ratio/low_mean``, ``high_mean``, ``region_mean``)."""
+    low: float     # ratio below 1 - epsilon with A < 0 (CISPO: always 0)
+    high: float    # ratio above 1 + epsilon_high with A > 0 (CISPO: above the cap epsilon_high)
+    region: float  # low + high: the share that gets no policy gradient (CISPO: a capped weight)
+
+
+def clip_fractions(logp: ArrayLike, old_logp: ArrayLike, advantages: ArrayLike, mask: Optional[ArrayLike] = None,
+                   *, epsilon: float = 0.2, epsilon_high: Optional[float] = None, loss_type: str = "grpo",
+                   importance_sampling_level: str = "token") -> ClipFractions:
+    r"""How much of a batch the clip switched off, as TRL logs it.
+
+    A token is *low-clipped* when :math:`
+ho < 1-\epsilon` and :math:`A < 0`, *high-clipped*
+    when :math:`
+ho > 1+\epsilon_{high}` and :math:`A > 0`: exactly the tokens whose policy
+    gradient :func:`grpo_loss_grad` sets to 0 (a ratio on the boundary is not clipped). Token
+    level: the share of real tokens, :math:`\sum_{i,t} m_{i,t}\,\mathbb{1}[\cdot] / N`. Sequence
+    level (GSPO): the share of completions, :math:`rac1B\sum_i \mathbb{1}[\cdot]` with the
+    sequence ratio :math:`s_i`, as TRL averages a (B, 1) column. ``"cispo"``: the share whose
+    weight was capped, :math:`
+ho > \epsilon_{high}` with :math:`A > 0` (TRL's
+    ``cispo_clip_ratio``), reported as ``high``. Arguments as in :func:`grpo_loss`.
+
+    Returns
+    -------
+    ClipFractions
+        ``(low, high, region)``, floats in [0, 1].
+    """
+    cispo = check_option(loss_type, "loss_type", LOSS_TYPES) == "cispo"
+    b = _prepare(logp, old_logp, advantages, mask, None, 0.0, epsilon, epsilon_high,
+                 "cispo" if cispo else "dapo", importance_sampling_level, None, "k3", False)
+    lp = _real_tokens(b.lp, "logp", b.m, b.dtype)
+    old = _real_tokens(b.old, "old_logp", b.m, b.dtype)
+    d = lp - old
+    if b.m is not None:
+        d *= b.m  # 0 at padding, whatever (finite) values the padding holds
+    with np.errstate(over="ignore"):  # inf is simply "above every bound"
+        if b.level == "token":
+            ratio = np.exp(d)
+        else:
+            ratio = np.exp(np.add.reduce(d, axis=1) / np.maximum(b.n, 1).astype(b.dtype))[:, None]
+    a = b.adv[:, None]
+    if cispo:
+        low = np.zeros(ratio.shape, bool)
+        high = (ratio > b.hi) & (a > 0)
+    else:
+        low = (ratio < b.lo) & (a < 0)
+        high = (ratio > b.hi) & (a > 0)
+
+    def share(flags: np.ndarray) -> float:
+        if b.level == "sequence":
+            return float(np.mean(flags))
+        if b.m is not None:
+            flags = flags & b.m
+        return float(np.count_nonzero(flags)) / float(b.n.sum())
+    lo_share, hi_share = share(low), share(high)
+    return ClipFractions(lo_share, hi_share, share(low | high))
 
 
 # ------------------------------------------------------------------- DAPO: reward-side helpers

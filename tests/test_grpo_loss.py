@@ -863,3 +863,65 @@ def test_kinks_match_torch_autograd(level):
         assert grpo_loss(lp, old, adv, mask, **kw) == pytest.approx(want_v, rel=1e-14)
         np.testing.assert_allclose(got_g, want_g, rtol=1e-14, atol=0)
         assert np.all(got_g != 0)  # on the boundary nothing is clipped
+
+
+# ---------------------------------------------------------------------------------------------
+# clip_fractions: TRL's clip_ratio/low_mean, high_mean, region_mean (and cispo_clip_ratio)
+# ---------------------------------------------------------------------------------------------
+
+from r1lib.grpo_loss import clip_fractions  # noqa: E402
+
+
+def trl_clip_fractions(lp, old, adv, mask, eps, eps_high, level, cispo):
+    """TRL: is_low = (coef_1 < 1 - eps) & (A < 0), is_high = (coef_1 > 1 + eps_high) & (A > 0);
+    masked_batch_mean: token level sum(x * mask) / mask.sum(), sequence level x.mean() over rows."""
+    B, T = lp.shape
+    lows, highs = [], []
+    for i in range(B):
+        n = int(mask[i].sum())
+        if level == "sequence":
+            s = math.exp(sum(lp[i, t] - old[i, t] for t in range(T) if mask[i, t]) / max(n, 1))
+            ratios = [s]
+        else:
+            ratios = [math.exp(lp[i, t] - old[i, t]) for t in range(T) if mask[i, t]]
+        for r in ratios:
+            if cispo:
+                lows.append(False)
+                highs.append(r > eps_high and adv[i] > 0)
+            else:
+                lows.append(r < 1 - eps and adv[i] < 0)
+                highs.append(r > 1 + eps_high and adv[i] > 0)
+    return sum(lows) / len(lows), sum(highs) / len(highs)
+
+
+@pytest.mark.parametrize("level", IMPORTANCE_SAMPLING_LEVELS)
+@pytest.mark.parametrize("loss_type, eps_high", [("dapo", 0.28), ("grpo", None), ("cispo", 1.1)])
+@pytest.mark.parametrize("seed", [61, 62, 63])
+def test_clip_fractions_match_trl(level, loss_type, eps_high, seed):
+    lp, old, _, adv, mask = batch(seed, B=12, T=9, spread=0.4)
+    got = clip_fractions(lp, old, adv, mask, epsilon=0.2, epsilon_high=eps_high, loss_type=loss_type,
+                         importance_sampling_level=level)
+    eh = 0.2 if eps_high is None else eps_high
+    low, high = trl_clip_fractions(lp, old, adv, mask, 0.2, eh, level, loss_type == "cispo")
+    assert got.low == pytest.approx(low, abs=1e-15) and got.high == pytest.approx(high, abs=1e-15)
+    assert got.region == pytest.approx(low + high, abs=1e-15)
+    if level == "token" and loss_type != "cispo":
+        # the clipped tokens are exactly those the policy gradient switches off
+        g = grpo_loss_grad(lp, old, adv, mask, epsilon=0.2, epsilon_high=eps_high, loss_type=loss_type)
+        dead = mask & (g == 0) & (adv[:, None] != 0)
+        assert got.region == pytest.approx(dead.sum() / mask.sum(), abs=1e-15)
+    if seed == 61 and level == "token":
+        assert got.region > 0  # the batches do exercise the clip
+
+
+def test_clip_fractions_boundary_and_bad_input():
+    lp = np.array([[-0.5, -0.5]])
+    old = lp - np.log([[1.25, 0.75]])  # exactly on 1 + 0.25 and 1 - 0.25
+    for a in (1.0, -1.0):
+        assert clip_fractions(lp, old, [a], epsilon=0.25) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="loss_type"):
+        clip_fractions(lp, old, [1.0], loss_type="ppo")
+    with pytest.raises(ValueError, match="epsilon_high"):
+        clip_fractions(lp, old, [1.0], epsilon_high=0.1)
+    with pytest.raises(ValueError, match="old_logp.*NaN"):
+        clip_fractions(lp, np.array([[np.nan, -1.0]]), [1.0])
