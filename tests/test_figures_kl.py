@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from r1lib import kl_from_logits, log_softmax  # noqa: E402
 from r1lib import kl_studies as ks  # noqa: E402
@@ -232,3 +234,23 @@ def test_sequence_spread_and_gradient_figures():
     assert np.allclose(heights[9:12], expected["k3"]) and np.allclose(heights[12:15], kg["ref_theta"])
     assert len(ax_t.lines) == 3
     plt.close(fig)
+
+
+@settings(max_examples=25, deadline=None)
+@given(mu=st.floats(0.05, 3.0), n=st.integers(10, N))
+def test_gaussian_panel_at_any_slider_position(panels, mu, n):
+    """Property: wherever the sliders stand, the crosses sit at the closed-form means, every
+    histogram holds at most all of the n samples, and the values in the title are the sliders'."""
+    panel, view = panels["gauss"], panels["gauss"].view
+    with panel.controls["mu"].hold_trait_notifications():
+        panel.controls["mu"].value = mu
+        panel.controls["n"].value = n
+    panel.update()
+    mu, n = panel.controls["mu"].value, int(round(panel.controls["n"].value))   # as the sliders snapped them
+    kl = mu * mu / 2
+    assert view.truth.get_xdata()[0] == pytest.approx(kl, rel=1e-12)
+    assert view.exact.get_data()[0] == pytest.approx([kl, kl + mu**4 / 8, kl], rel=1e-12)
+    for h in view.hists:
+        assert 0.0 <= h.get_data().values.sum() <= 1.0 + 1e-12
+    assert view.values_text.get_text() == f"μ = {mu:.2f}, n = {n:,}"
+    assert panel.errors == []
