@@ -105,7 +105,7 @@ class StageView:
         self.hist = ax_h.bar(self.BINS[:-1] + width / 2, np.zeros(len(self.BINS) - 1), width=0.9 * width,
                              color=BLUE, alpha=0.8)
         ax_h.set(xlabel=f"per-problem success rate c / {self.n}", ylabel="problems", xlim=(0, 1),
-                 ylim=(0, P), title=f"how the {P} problems are spread")
+                 ylim=(0, 1.05 * P), title=f"how the {P} problems are spread")
         self.fig = fig
         BlitCanvas(fig, [self.bars, self.pass_line, self.maj_line, self.k_line, self.k_marks,
                          *self.hist.patches])
