@@ -104,7 +104,7 @@ def read_samples(path: str, *, problem_field: str = "problem_id", output_field: 
             records = parsed
     except ValueError:
         pass
-    if records is not None and not skip_bad:
+    if records and not skip_bad:
         columns = _clean_columns(records, problem_field, output_field, gold_field)
         if columns is not None:  # every line is fine: no per-line checks needed
             samples.problem_ids, samples.outputs, samples.golds = columns
