@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.r1lib-installed
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[test,grading]"
 	touch $(STAMP)
 
 lab: $(STAMP)
