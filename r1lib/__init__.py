@@ -6,8 +6,11 @@ Every formula of the notebooks lives here once:
 - ``distillation``: the T^2-scaled soft-target loss and its gradient;
   ``distill_train``: NumPy teachers/students and the three ways to distil (notebook 01);
 - ``metrics``: pass@k, majority vote, maj@k; ``error_bars``: clustered and paired standard
-  errors; ``answers``: final-answer extraction and normalisation; ``eval_sim``: a simulated
-  benchmark (notebook 02);
+  errors; ``answers``: final-answer extraction, normalisation and the builtin grader;
+  ``grading``: the graders behind ``is_correct(text, gold, grader="auto")`` (math-verify in
+  worker processes with a time limit, imported only when used); ``score``: the ``r1-score``
+  command (``python -m r1lib.score SAMPLES.jsonl``); ``eval_sim``: a simulated benchmark
+  (notebook 02);
 - ``kl_estimators``: k1, k2, k3; ``kl_studies``: their closed forms, Monte Carlo and gradient
   studies (notebook 03);
 - ``grpo_loss``: TRL's GRPO-family loss and its exact gradient (Dr. GRPO, DAPO, GSPO, CISPO, the
@@ -24,7 +27,7 @@ not imported here, so the numeric core needs only NumPy. The teaching modules (`
 ``eval_sim``, ``kl_studies``, ``grpo_toy``) are used as namespaces: ``from r1lib import kl_studies``.
 """
 from . import distill_train, eval_sim, exercises, grpo_toy, kl_studies, r1_recipe
-from .answers import extract_answer, is_correct, normalize_answer, parse_answer
+from .answers import GRADERS, extract_answer, is_correct, normalize_answer, parse_answer
 from .distillation import distillation_grad, distillation_loss
 from .divergence import generalized_jsd, kl_divergence, kl_from_logits
 from .error_bars import (Estimate, clustered_se, mean_with_se, naive_se, paired_difference, pass_at_1,
@@ -48,7 +51,7 @@ __all__ = [
     "pass_at_k", "majority_vote", "maj_at_k",
     "Estimate", "mean_with_se", "pass_at_1", "naive_se", "clustered_se", "paired_difference",
     "unpaired_difference",
-    "extract_answer", "normalize_answer", "parse_answer", "is_correct",
+    "extract_answer", "normalize_answer", "parse_answer", "is_correct", "GRADERS",
     # kl_estimators.py
     "kl_k1", "kl_k2", "kl_k3",
     # grpo.py
