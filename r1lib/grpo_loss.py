@@ -314,12 +314,17 @@ def _compute_blocks(b: _Batch, need_value: bool, need_grad: bool,
         seq = np.empty(B, dtype)
         lp_rows = np.empty(B, dtype) if cispo and need_value else None
         for sl in blocks:
-            _check_block(b, sl, (b.lp, b.old))
-            d = np.subtract(b.lp[sl], b.old[sl], out=R[:sl.stop - sl.start])
+            # Half the check here: max catches NaN, +inf and positive values anywhere; -inf at a
+            # real token makes the row's sum non-finite (tested below), and padding is skipped.
+            _check_block(b, sl, (b.lp, b.old), lower=False)
+            with np.errstate(invalid="ignore"):  # -inf - -inf at padding: skipped by where=
+                d = np.subtract(b.lp[sl], b.old[sl], out=R[:sl.stop - sl.start])
             seq[sl] = np.add.reduce(d, axis=1) if m is None else np.add.reduce(d, axis=1, where=m[sl])
             if lp_rows is not None:
                 lp_rows[sl] = np.add.reduce(b.lp[sl], axis=1) if m is None else \
                     np.add.reduce(b.lp[sl], axis=1, where=m[sl])
+        if not b.checked and not np.isfinite(seq).all():
+            raise _Unchecked
         with np.errstate(over="ignore"):  # a ratio beyond the dtype is inf; handled below
             s = np.exp(seq / np.maximum(n, 1).astype(dtype))
         if cispo:  # -sg(min(s, cap)) A logp: a constant weight per row
@@ -342,7 +347,7 @@ def _compute_blocks(b: _Batch, need_value: bool, need_grad: bool,
                 np.copyto(grad, row_slope[:, None], where=m)
         if uses_ref:
             for sl in blocks:
-                _check_block(b, sl, (b.ref,))
+                _check_block(b, sl, (b.lp, b.ref))  # the full check: the KL reads every token
                 value += _kl_block(b, sl, s[sl, None], E, F, S, need_value,
                                    None if grad is None else grad[sl])
         return value, grad
@@ -387,12 +392,12 @@ def _compute_blocks(b: _Batch, need_value: bool, need_grad: bool,
     return value, grad
 
 
-def _check_block(b: _Batch, sl: slice, arrays: tuple) -> None:
+def _check_block(b: _Batch, sl: slice, arrays: tuple, lower: bool = True) -> None:
     """Every entry of these rows finite and <= 0 (max catches NaN and +inf, min -inf)."""
     if not b.checked:
         for x in arrays:
             x = x[sl]
-            if not (x.max() <= 0 and np.isfinite(x.min())):
+            if not x.max() <= 0 or (lower and not np.isfinite(x.min())):
                 raise _Unchecked
 
 

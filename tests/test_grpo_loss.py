@@ -925,3 +925,24 @@ def test_clip_fractions_boundary_and_bad_input():
         clip_fractions(lp, old, [1.0], epsilon_high=0.1)
     with pytest.raises(ValueError, match="old_logp.*NaN"):
         clip_fractions(lp, np.array([[np.nan, -1.0]]), [1.0])
+
+
+@pytest.mark.parametrize("loss_type", ["dapo", "cispo"])
+@pytest.mark.parametrize("beta", [0.0, 0.1])
+def test_sequence_level_checks_every_real_token(loss_type, beta):
+    """GSPO reads the tokens through row sums: -inf or NaN at a real token is still an error, at
+    padding it is still ignored."""
+    kw = dict(importance_sampling_level="sequence", loss_type=loss_type, epsilon_high=5.0 if loss_type == "cispo"
+              else None, beta=beta, ref_logp=OLD if beta else None)
+    for fn in (grpo_loss, grpo_loss_grad):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            bad = [("logp", bad_lp((1, 1), -inf), OLD), ("logp", bad_lp((0, 0), nan), OLD),
+                   ("old_logp", LP, np.where(MASK == 1, -inf, OLD)), ("old_logp", LP, np.where(MASK == 1, inf, OLD))]
+            for name, lp, old in bad:
+                with pytest.raises(ValueError, match=name):
+                    fn(lp, old, ADV, MASK, **kw)
+            junk_lp, junk_old = bad_lp((0, 2), -inf), np.where(MASK == 1, OLD, -inf)  # (0, 2) is padding
+            v = fn(junk_lp, junk_old, ADV, MASK, **kw)
+            want = fn(np.where(MASK == 1, LP, -1.0), OLD, ADV, MASK, **kw)
+            np.testing.assert_array_equal(v, want)
