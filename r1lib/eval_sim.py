@@ -284,7 +284,7 @@ def pass1_sd_new_questions(p_population: ArrayLike, k: ArrayLike,
 
     Questions are drawn uniformly (with replacement) from a population whose success rates are
     ``p_population``; each gets ``k`` samples. By the law of total variance (Miller 2024,
-    arXiv:2411.00640, sec. 2), with :math:`x` a random question's rate,
+    arXiv:2411.00640), with :math:`x` a random question's rate,
 
     .. math:: \operatorname{sd}(\hat p) = \sqrt{\frac{\operatorname{Var}(x)
               + \mathbb E[x(1-x)]/k}{P}}.
