@@ -167,9 +167,9 @@ def _row_counts(m: np.ndarray) -> np.ndarray:
 
 
 class _Batch(NamedTuple):
-    lp: np.ndarray            # (B, T); padding finite and <= 0, never read unmasked
+    lp: np.ndarray            # (B, T), values unchecked until _compute checks them
     old: np.ndarray           # (B, T), same
-    ref: Optional[np.ndarray]  # (B, T), same, or None
+    ref: Optional[np.ndarray]  # (B, T), same, or None (read only when beta > 0)
     adv: np.ndarray           # (B,)
     m: Optional[np.ndarray]   # (B, T) bool, or None (no padding)
     n: np.ndarray             # (B,) completion lengths
@@ -281,7 +281,8 @@ def _compute(b: _Batch, need_value: bool, need_grad: bool,
         except _Unchecked:
             b = b._replace(lp=_real_tokens(b.lp, "logp", b.m, b.dtype),
                            old=_real_tokens(b.old, "old_logp", b.m, b.dtype),
-                           ref=None if b.ref is None else _real_tokens(b.ref, "ref_logp", b.m, b.dtype),
+                           ref=None if b.ref is None or b.beta == 0 else  # unused at beta = 0
+                           _real_tokens(b.ref, "ref_logp", b.m, b.dtype),
                            checked=True)
     return _compute_blocks(b, need_value, need_grad, block_elements)
 

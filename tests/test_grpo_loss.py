@@ -946,3 +946,9 @@ def test_sequence_level_checks_every_real_token(loss_type, beta):
             v = fn(junk_lp, junk_old, ADV, MASK, **kw)
             want = fn(np.where(MASK == 1, LP, -1.0), OLD, ADV, MASK, **kw)
             np.testing.assert_array_equal(v, want)
+
+
+def test_ref_is_not_read_at_beta_zero():
+    junk_ref = np.full(LP.shape, np.nan)
+    for lp in (LP, bad_lp((0, 2), 9.0)):  # clean padding, and junk padding (the exact-check path)
+        assert grpo_loss(lp, OLD, ADV, MASK, ref_logp=junk_ref) == grpo_loss(lp, OLD, ADV, MASK)
