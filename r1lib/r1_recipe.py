@@ -48,7 +48,7 @@ import functools
 import numbers
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Callable, NamedTuple, Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -65,7 +65,7 @@ __all__ = [
     "VOCAB", "DIGITS", "THINK", "END_THINK", "ANSWER", "END_ANSWER", "STRATEGIES", "BOS", "MAX_LEN",
     "Task", "make_task", "Policy", "teacher_base", "student_base", "Samples", "sample", "render",
     "tokenize", "samples_from_tokens", "final_answers", "format_ok", "strict_accuracy", "loophole_accuracy", "REWARDS", "token_logp",
-    "policy_gradient", "RLRun", "grpo_train", "curated_samples", "sft", "RejectionResult",
+    "policy_gradient", "PolicyGradient", "RLRun", "grpo_train", "curated_samples", "sft", "RejectionResult",
     "rejection_sample", "Evaluation", "evaluate", "crossover_k", "Pipeline", "run_pipeline", "STAGES",
 ]
 
@@ -371,7 +371,7 @@ def policy_gradient(policy: Policy, samples: Samples, dlogp: ArrayLike) -> Polic
 
     :math:`\partial J/\partial z_t = g_t\,(e_{o_t} - \pi_t)`; ``B[t, prev]`` collects these and
     :math:`\partial J/\partial\lambda = \sum_t g_t\,(1[o_t = r_t] - \pi_t(r_t))` over positions with
-    a copy digit :math:`r_t`. Returned as a :class:`Policy` holding the gradient (``B``, ``lam``).
+    a copy digit :math:`r_t`. Returned as a :class:`PolicyGradient` (``B``, ``lam``).
     """
     policy = _check_policy(policy)
     g = np.where(samples.mask, np.asarray(dlogp, dtype=np.float64), 0.0)
@@ -387,9 +387,14 @@ def policy_gradient(policy: Policy, samples: Samples, dlogp: ArrayLike) -> Polic
     dB = np.bincount(flat, weights=dz.reshape(-1), minlength=Tb * (V + 1) * V).reshape(Tb, V + 1, V)
     has = samples.copy >= 0
     dlam = float(np.sum(np.take_along_axis(dz, np.maximum(samples.copy, 0)[..., None], axis=-1)[..., 0][has]))
-    grad = Policy.__new__(Policy)  # a gradient may hold any finite values: skip the checks
-    grad.B, grad.lam = dB, dlam
-    return grad
+    return PolicyGradient(dB, dlam)
+
+
+class PolicyGradient(NamedTuple):
+    """The gradient of an objective with respect to a :class:`Policy`'s ``B`` and ``lam``."""
+
+    B: np.ndarray
+    lam: float
 
 
 class _Adam:
@@ -399,7 +404,7 @@ class _Adam:
         self.lr, self.b1, self.b2, self.eps, self.t = lr, b1, b2, eps, 0
         self.m = self.v = None
 
-    def step(self, policy: Policy, grad: Policy) -> None:
+    def step(self, policy: Policy, grad: PolicyGradient) -> None:
         g = np.concatenate([grad.B.ravel(), [grad.lam]])
         if self.m is None:
             self.m, self.v = np.zeros_like(g), np.zeros_like(g)
