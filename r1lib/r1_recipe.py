@@ -55,7 +55,7 @@ from numpy.typing import ArrayLike
 
 from ._validation import _describe, nonneg_scalar, positive_scalar
 from .error_bars import Estimate, mean_with_se, pass_at_1
-from .grpo import group_advantages
+from .grpo import _clip_range, group_advantages
 from .grpo_loss import grpo_loss_grad
 from .kl_estimators import kl_k3
 from .metrics import maj_at_k, pass_at_k
@@ -217,9 +217,9 @@ class Samples:
         return self.mask.sum(axis=-1)
 
 
-def _check_policy(policy) -> Policy:
+def _check_policy(policy, name: str = "policy") -> Policy:
     if not isinstance(policy, Policy):
-        raise TypeError(f"policy must be an r1_recipe.Policy, got {_describe(policy)}")
+        raise TypeError(f"{name} must be an r1_recipe.Policy, got {_describe(policy)}")
     return policy
 
 
@@ -468,8 +468,9 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
     if Q > task.n_problems:
         raise ValueError(f"questions must be <= the task's {task.n_problems} problems, got {Q}")
     beta = nonneg_scalar(beta, "beta")
+    eps = _clip_range(eps)
     lr = positive_scalar(lr, "lr")
-    ref = policy.copy() if reference is None else _check_policy(reference)
+    ref = policy.copy() if reference is None else _check_policy(reference, "reference")
     gen = _seed(rng)
     score = REWARDS[reward]
     opt = _Adam(lr)

@@ -339,6 +339,8 @@ def test_run_pipeline_is_cached_and_fast(pipe):
     (lambda t: rc.grpo_train(rc.teacher_base(), t, questions=1000), ValueError, "questions"),
     (lambda t: rc.grpo_train(rc.teacher_base(), t, beta=-1.0), ValueError, "beta"),
     (lambda t: rc.grpo_train(rc.teacher_base(), t, lr=0.0), ValueError, "lr"),
+    (lambda t: rc.grpo_train(rc.teacher_base(), t, eps=1.5), ValueError, "eps"),
+    (lambda t: rc.grpo_train(rc.teacher_base(), t, reference="ref"), TypeError, "reference"),
     (lambda t: rc.sft(rc.teacher_base(), "data"), ValueError, "data"),
     (lambda t: rc.curated_samples(t, n=10_000), ValueError, "n"),
     (lambda t: rc.tokenize("<think>x"), ValueError, "text"),
