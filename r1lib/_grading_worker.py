@@ -30,7 +30,7 @@ from functools import lru_cache
 from multiprocessing.connection import Connection
 from typing import Any, Optional
 
-from .answers import _after_reasoning, _gold_value, builtin_grade, normalize_answer
+from .answers import _after_reasoning, _gold_value, normalize_answer, parse_answer
 
 OK, TIMEOUT, BAD_GOLD = "ok", "timeout", "bad_gold"
 
@@ -95,13 +95,21 @@ class _MathVerify:
         return (OK, correct, normalize_answer(extracted) if extracted else None)
 
 
-def builtin_verdict(text: str, gold: str) -> tuple:
+@lru_cache(maxsize=4096)
+def _builtin_gold(gold: str) -> Any:
     try:
-        _gold_value(gold)
+        return _gold_value(gold)
     except (TypeError, ValueError):
+        return None
+
+
+def builtin_verdict(text: str, gold: str) -> tuple:
+    """``(status, correct, answer)`` of the builtin grader (what ``builtin_grade`` decides)."""
+    gold_value = _builtin_gold(gold)
+    if gold_value is None:
         return (BAD_GOLD, False, None)
-    correct, answer = builtin_grade(text, gold)
-    return (OK, correct, answer)
+    answer = parse_answer(text, lenient=True)
+    return (OK, answer is not None and answer == gold_value, answer)
 
 
 def _timed(fn: Any, limit: float, *args: Any) -> tuple:

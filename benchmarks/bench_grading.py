@@ -1,0 +1,128 @@
+"""Benchmark: grading throughput and a whole r1-score run (issue 12).
+
+Synthetic R1-style samples: a few hundred characters of reasoning inside ``<think>`` (unique per
+sample, so the (output, gold) cache cannot help), then a final answer in one of many spellings
+(boxed or not, fractions, decimals, thousands separators, sets, tuples, units, percent) or no
+answer at all (cut-off reasoning, empty box). Rows:
+
+- builtin grader, samples/s on 100k samples (``grade_many``, one process per core);
+- math-verify grader, samples/s on 100k samples (10k with ``--quick``), same;
+- ``python -m r1lib.score`` on 1M samples with the builtin grader, wall time, target < 20 s on the
+  2-core machine (reading, grading, pass@k, maj@k, the table).
+
+    .venv/bin/python benchmarks/bench_grading.py [--quick]   # this benchmark alone
+    .venv/bin/python benchmarks/run.py --only grading         # the same, inside the suite
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from r1lib import grading  # noqa: E402
+
+WORDS = ("so", "then", "we", "get", "check", "the", "sum", "of", "both", "sides", "wait", "hence",
+         "factor", "substitute", "x", "y", "=", "+", "2", "3", "\\frac{1}{2}", "$a^2$", "roots")
+
+
+def _answer_forms(gold: int, rng: np.random.Generator) -> list:
+    """Ways a sample can end: right in several spellings, wrong, or without an answer."""
+    g = gold
+    return [
+        f"The answer is $\\boxed{{{g}}}$.", f"\\boxed{{{g:,}}}", f"**Final Answer:** {g}",
+        f"<answer>{g}</answer>", f"$\\boxed{{\\dfrac{{{2 * g}}}{{2}}}}$", f"\\boxed{{{g}.0}}",
+        f"so $x = {g}$", f"\\boxed{{{g} \\text{{ cm}}}}",
+        f"\\boxed{{{g + 1}}}", f"\\boxed{{\\frac{{{g}}}{{3}}}}", f"\\boxed{{({g}, {g + 2})}}",
+        f"\\boxed{{\\{{{g}, {g - 1}\\}}}}", "\\boxed{", "I am not sure.",
+    ]
+
+
+def synthetic_samples(n: int, per_problem: int = 16, seed: int = 12) -> tuple[list, list, list]:
+    """``n`` samples: problem ids, raw outputs (unique reasoning), golds."""
+    rng = np.random.default_rng(seed)
+    n_problems = -(-n // per_problem)
+    golds = rng.integers(1, 100_000, size=n_problems)
+    word_idx = rng.integers(0, len(WORDS), size=(n, 40))
+    pick = rng.integers(0, 14, size=n)
+    cut = rng.random(n) < 0.05
+    pids, outputs, gold_texts = [], [], []
+    for i in range(n):
+        p = i // per_problem
+        reasoning = f"<think>sample {i}: " + " ".join(WORDS[j] for j in word_idx[i])
+        if cut[i]:
+            text = reasoning  # ran out of tokens inside <think>
+        else:
+            text = reasoning + "</think>\n" + _answer_forms(int(golds[p]), rng)[pick[i]]
+        pids.append(f"p{p}")
+        outputs.append(text)
+        gold_texts.append(str(golds[p]))
+    return pids, outputs, gold_texts
+
+
+def rate(grader: str, outputs: list, golds: list) -> tuple[float, float, int]:
+    """(samples per second, seconds, timeouts) of grade_many over all the samples."""
+    start = time.perf_counter()
+    grades = grading.grade_many(outputs, golds, grader=grader)
+    seconds = time.perf_counter() - start
+    return len(outputs) / seconds, seconds, sum(g.status == "timeout" for g in grades)
+
+
+def score_run(n: int) -> tuple[float, float, dict]:
+    """(wall seconds, CPU seconds of the command and its workers, --json report) of r1-score on n samples."""
+    pids, outputs, golds = synthetic_samples(n, per_problem=64)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "samples.jsonl"
+        with open(path, "w") as f:
+            f.writelines(json.dumps({"problem_id": p, "output": o, "gold": g}) + "\n"
+                         for p, o, g in zip(pids, outputs, golds))
+        before = os.times()
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "r1lib.score", str(path), "--grader", "builtin",
+                               "--json", "--no-progress"], capture_output=True, text=True,
+                              cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        wall = time.perf_counter() - start
+        after = os.times()
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return wall, cpu, json.loads(proc.stdout)
+
+
+def bench_grading(rounds: int, row: Callable, quick: Optional[bool] = None) -> None:
+    quick = rounds <= 7 if quick is None else quick
+    _, outputs, golds = synthetic_samples(100_000)
+    per_s, seconds, _ = rate("builtin", outputs, golds)
+    row("builtin grader, 100k samples", per_s, f"{grading.default_workers()} processes, wall", seconds,
+        None, "info", None, unit=" samples/s")
+    if grading.math_verify_available():
+        n_mv = 10_000 if quick else 100_000
+        per_s, seconds, timeouts = rate("math-verify", outputs[:n_mv], golds[:n_mv])
+        row(f"math-verify grader, {n_mv // 1000}k samples", per_s,
+            f"{grading.default_workers()} processes, wall", seconds, None, "info", None,
+            unit=" samples/s", note=f"{timeouts} timeouts (5 s limit)")
+    wall, cpu, report = score_run(1_000_000)
+    row("r1-score, 1M samples, builtin", wall, "CPU time (all processes)", cpu, None, "< 20 s",
+        wall < 20, unit="s",
+        note=f"{report['problems']} problems x 64 samples; pass@1 {report['pass@1']['mean']:.4f}")
+
+
+if __name__ == "__main__":
+    rows: list = []
+
+    def collect(operation, value, comparison, comparison_value, ratio, target, passed, unit="s", note=""):
+        rows.append((operation, value, comparison, comparison_value, target, passed, unit, note))
+        print(f"{operation:36} {value:12.4g}{unit:11} {comparison}: {comparison_value:.3g}  target {target}"
+              + ("" if passed is None else ("  PASS" if passed else "  FAIL")) + (f"  ({note})" if note else ""),
+              flush=True)
+
+    bench_grading(7 if "--quick" in sys.argv else 21, collect)
