@@ -102,13 +102,14 @@ def bench_grading(rounds: int, row: Callable, quick: Optional[bool] = None) -> N
     quick = rounds <= 7 if quick is None else quick
     _, outputs, golds = synthetic_samples(100_000)
     per_s, seconds, _ = rate("builtin", outputs, golds)
-    row("builtin grader, 100k samples", per_s, f"{grading.default_workers()} processes, wall", seconds,
-        None, "info", None, unit=" samples/s")
+    row("builtin grader, 100k samples", per_s,
+        f"{grading.default_workers()} processes, {seconds:.1f} s wall", None, None, "info", None,
+        unit=" samples/s")
     if grading.math_verify_available():
         n_mv = 10_000 if quick else 100_000
         per_s, seconds, timeouts = rate("math-verify", outputs[:n_mv], golds[:n_mv])
         row(f"math-verify grader, {n_mv // 1000}k samples", per_s,
-            f"{grading.default_workers()} processes, wall", seconds, None, "info", None,
+            f"{grading.default_workers()} processes, {seconds:.1f} s wall", None, None, "info", None,
             unit=" samples/s", note=f"{timeouts} timeouts (5 s limit)")
     wall, cpu, report = score_run(1_000_000)
     row("r1-score, 1M samples, builtin", wall, "CPU time (all processes)", cpu, None, "< 20 s",
@@ -121,7 +122,8 @@ if __name__ == "__main__":
 
     def collect(operation, value, comparison, comparison_value, ratio, target, passed, unit="s", note=""):
         rows.append((operation, value, comparison, comparison_value, target, passed, unit, note))
-        print(f"{operation:36} {value:12.4g}{unit:11} {comparison}: {comparison_value:.3g}  target {target}"
+        extra = "" if comparison_value is None else f": {comparison_value:.3g}"
+        print(f"{operation:36} {value:12.4g}{unit:11} {comparison}{extra}  target {target}"
               + ("" if passed is None else ("  PASS" if passed else "  FAIL")) + (f"  ({note})" if note else ""),
               flush=True)
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))  # run from a plain checkout too
 import r1lib  # noqa: E402
 from r1lib import _kernels  # noqa: E402
 from bench_grpo_loss import bench_grpo_loss  # noqa: E402  (issue 13; its own file, same machinery)
+from bench_grading import bench_grading  # noqa: E402  (issue 12: graders and r1-score)
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 ROWS: list[dict] = []
@@ -479,7 +480,8 @@ def bench_notebooks(repeats: int) -> None:
 # ----------------------------------------------------------------------------------------- main
 
 BENCHES = {"distill": bench_distillation, "passk": bench_pass_at_k, "k3": bench_k3, "majk": bench_maj_at_k,
-           "grpo_loss": lambda rounds: bench_grpo_loss(rounds, interleaved, row, torch_vs_r1lib)}
+           "grpo_loss": lambda rounds: bench_grpo_loss(rounds, interleaved, row, torch_vs_r1lib),
+           "grading": lambda rounds: bench_grading(rounds, row)}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
