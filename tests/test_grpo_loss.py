@@ -952,3 +952,41 @@ def test_ref_is_not_read_at_beta_zero():
     junk_ref = np.full(LP.shape, np.nan)
     for lp in (LP, bad_lp((0, 2), 9.0)):  # clean padding, and junk padding (the exact-check path)
         assert grpo_loss(lp, OLD, ADV, MASK, ref_logp=junk_ref) == grpo_loss(lp, OLD, ADV, MASK)
+
+
+@given(st.data())
+@settings(max_examples=150, deadline=None)
+def test_random_switches_and_shapes_match_trl(data):
+    """Any combination of switches, shapes (single rows and columns, empty rows) and dtypes."""
+    from hypothesis import assume
+
+    B, T = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 6))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    lp = -rng.uniform(0.01, 4.0, (B, T))
+    old = np.minimum(lp + rng.normal(0, data.draw(st.sampled_from([0.01, 0.3, 1.0])), (B, T)), -1e-3)
+    ref = np.minimum(lp + rng.normal(0, 0.5, (B, T)), -1e-3)
+    adv = rng.normal(size=B) * data.draw(st.sampled_from([0.0, 1.0, 100.0]))
+    mask = rng.random((B, T)) < data.draw(st.sampled_from([0.5, 0.9, 1.0]))
+    assume(mask.any())
+    loss_type = data.draw(st.sampled_from(LOSS_TYPES))
+    level = data.draw(st.sampled_from(IMPORTANCE_SAMPLING_LEVELS))
+    eps = data.draw(st.sampled_from([0.1, 0.2, 0.5]))
+    eps_high = data.draw(st.sampled_from([None, eps + 0.08, 4.0]))
+    beta = data.draw(st.sampled_from([0.0, 0.04, 1.0]))
+    kw = dict(eps=eps, eps_high=eps_high, loss_type=loss_type, level=level, max_len=T + 2,
+              kl=data.draw(st.sampled_from(KL_ESTIMATORS)), bias=data.draw(st.booleans()))
+    if beta:
+        kw.update(ref=ref, beta=beta)
+    assume(not near_kink(lp, old, mask, eps, eps_high, level, loss_type, margin=1e-9))
+    want_v, want_g = trl_value_and_grad(lp, old, adv, mask, **kw)
+    got_v, got_g = ours(lp, old, adv, mask, **kw)
+    assert got_v == pytest.approx(want_v, rel=1e-11, abs=1e-13)
+    np.testing.assert_allclose(got_g, want_g, rtol=1e-11, atol=1e-13)
+    if data.draw(st.booleans()):  # the same in float32, to float32 accuracy
+        f32 = lambda a: a.astype(np.float32)  # noqa: E731
+        kw32 = dict(kw, ref=f32(ref)) if beta else kw
+        v32, g32 = ours(f32(lp), f32(old), adv, mask, **kw32)
+        assert g32.dtype == np.float32
+        scale = max(abs(want_v), 1e-3 * (np.abs(adv).max() + beta + 1e-3))
+        assert abs(v32 - want_v) <= 1e-3 * scale + 1e-5
