@@ -54,28 +54,30 @@ class ClipView:
     def __init__(self, eps: float = 0.2) -> None:
         from ..plotting import COLORS, BlitCanvas, new_figure
 
-        self.fig, axes = new_figure(ncols=2, width=9.0, height=3.4, sharey=True)
-        self.parts = []  # per plot: advantage, band, unclipped line, clipped curve, eps lines, legend
+        self.fig, axes = new_figure(ncols=2, width=9.0, height=3.6, sharey=True)
+        self.parts = []  # per plot: advantage, band, unclipped line, clipped curve, eps lines
         for ax, A, colour in zip(axes, (1.0, -1.0), (COLORS["teacher"], COLORS["student"])):
             # Plain Unicode labels: mathtext is slow to draw.
             band = ax.axvspan(1.0, 2.0, color="0.85", alpha=0.6, label="clip active: gradient 0")
             unclipped, = ax.plot(self.RHO, self.RHO * A, ls="--", color=COLORS["neutral"], label="unclipped ρA")
             curve, = ax.plot(self.RHO, self.RHO * A, color=colour, lw=2.2, label="clipped min(ρA, clip(ρ)·A)")
             edges = [ax.axvline(1.0, color=COLORS["truth"], lw=0.8, ls=":") for _ in range(2)]
-            ax.set(xlabel="probability ratio ρ = π(o) / π_old(o)", title=f"advantage A = {A:+.0f}",
+            ax.set(xlabel="probability ratio ρ = π(o) / π_old(o)",
                    xlim=(0, 2), ylim=(-2.2, 2.2))  # |ρA| <= 2 on this grid, whatever ε
-            legend = ax.legend(loc="upper left" if A > 0 else "lower left")
-            self.parts.append((A, band, unclipped, curve, edges, legend))
+            # Above the axes, where the moving band never reaches: the legend stays static.
+            ax.legend(title=f"advantage A = {A:+.0f}", loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                      ncol=2, fontsize=8, frameon=False)
+            self.parts.append((A, band, unclipped, curve, edges))
         axes[0].set_ylabel("surrogate objective L (per token)")
         self.axes = axes
         self.draw(eps)
-        # The dashed line and the legend are redrawn too, so the grey band and the ε lines stay
-        # under them as in a full draw.
-        BlitCanvas(self.fig, [a for _, band, unclipped, curve, edges, legend in self.parts
-                              for a in (band, unclipped, curve, *edges, legend)])
+        # The dashed line is redrawn too, so that the grey band and the ε lines stay under it as
+        # in a full draw.
+        BlitCanvas(self.fig, [a for _, band, unclipped, curve, edges in self.parts
+                              for a in (band, unclipped, curve, *edges)])
 
     def draw(self, eps: float):
-        for A, band, _, curve, edges, _ in self.parts:
+        for A, band, _, curve, edges in self.parts:
             curve.set_ydata(clipped_surrogate(self.RHO, A, eps))
             lo, hi = (1 + eps, 2.0) if A > 0 else (0.0, 1 - eps)  # where the clip is active
             band.set_x(lo)
@@ -108,11 +110,10 @@ def binary_advantages(c: int, G: int, ddof: int) -> tuple[float, float]:
 
 class AdvantagesView:
     """Left: one group's advantages (ddof=1 and ddof=0). Right: the advantage of a correct and of
-    a wrong output against the number c of correct outputs, for the chosen G."""
+    a wrong output against the fraction c/G of correct outputs, for the chosen G (a fixed x axis:
+    only the left one is redrawn when G changes)."""
 
     def __init__(self, uniforms: np.ndarray, G: int = 8, p: float = 0.3) -> None:
-        import matplotlib.pyplot as plt
-
         from ..plotting import COLORS, BlitCanvas, new_figure
 
         self.uniforms = np.asarray(uniforms, dtype=float)
@@ -133,26 +134,26 @@ class AdvantagesView:
             self.vs_c[ddof] = (ax2.plot([], [], "-", color=colour, label=f"correct output, ddof={ddof}")[0],
                                ax2.plot([], [], "--", color=colour, label=f"wrong output, ddof={ddof}")[0])
         self.all_equal, = ax2.plot([0, 1], [0, 0], "o", mfc="white", color=COLORS["truth"],
-                                   label="all equal: A = 0")
+                                   label="all equal: A = 0", zorder=3)
         # The legend is part of the static picture: the marker of this group's c stops below it.
         self.this_c = ax2.axvline(0, ymax=0.74, color=COLORS["neutral"], lw=1.2, ls=":", label="this group's c")
         ax2.axhline(0, color=COLORS["truth"], lw=0.8)
-        ax2.set(ylabel="advantage", ylim=(-6, 6), title="binary rewards: advantage vs c")
+        ax2.set(ylabel="advantage", ylim=(-6, 6), xlim=(-0.05, 1.05),
+                xlabel="fraction of correct outputs in the group, c / G",
+                title="binary rewards: advantage vs c / G")
         ax2.legend(fontsize=7.5, loc="upper right", ncol=2)
-        ax2.xaxis.set_major_locator(plt.MaxNLocator(6, integer=True, steps=[1, 2, 4, 5, 10]))
         ax2.grid(False, axis="x")  # vertical grid lines would be drawn over the static legend
         # The advantage-vs-c curves for every G, computed once.
         self.curves = {(n, ddof): np.array([binary_advantages(k, n, ddof) for k in range(1, n)])
                        for n in range(2, g_max + 1) for ddof in (0, 1)}
         self.draw(G, p)
-        # The x axes (range, ticks, labels) follow G and the group, so they are dynamic too.
-        BlitCanvas(self.fig, [ax1.xaxis, *self.bars1, *self.bars0,
-                              ax2.xaxis, *self.vs_c[1], *self.vs_c[0], self.all_equal, self.this_c])
-        for ax in (ax1, ax2):
-            # Pin the x label where the first draw put it, so a redraw does not measure the tick
-            # labels again to place it (a third of an axis' drawing time).
-            top = ax.xaxis.label.get_window_extent().y1  # display pixels
-            ax.xaxis.set_label_coords(0.5, ax.transAxes.inverted().transform((0, top))[1])
+        # The left x axis (range, ticks, label) follows G and the group, so it is dynamic too.
+        BlitCanvas(self.fig, [ax1.xaxis, *self.bars1, *self.bars0, *self.vs_c[1], *self.vs_c[0],
+                              self.this_c, self.all_equal])
+        # Pin the left x label where the first draw put it, so a redraw does not measure the tick
+        # labels again to place it (a third of an axis' drawing time).
+        top = ax1.xaxis.label.get_window_extent().y1  # display pixels
+        ax1.xaxis.set_label_coords(0.5, ax1.transAxes.inverted().transform((0, top))[1])
 
     def rewards(self, G: int, p: float) -> np.ndarray:
         """The group's binary rewards: output i is correct when uniforms[i] < p."""
@@ -174,14 +175,11 @@ class AdvantagesView:
         else:
             self.ax1.set_xticks(x[::4], [str(i) for i in x[::4]])
             self.ax1.set_xlabel(f"output i of the group: {c} of {G} correct")
-        cs = np.arange(1, G)  # mixed groups; c = 0 and c = G are all-equal
+        fractions = np.arange(1, G) / G  # mixed groups; c = 0 and c = G are all-equal
         for ddof, (correct_line, wrong_line) in self.vs_c.items():
-            correct_line.set_data(cs, self.curves[G, ddof][:, 0])
-            wrong_line.set_data(cs, self.curves[G, ddof][:, 1])
-        self.all_equal.set_xdata([0, G])
-        self.this_c.set_xdata([c, c])
-        self.ax2.set_xlim(-0.05 * G, 1.05 * G)
-        self.ax2.set_xlabel(f"number of correct outputs c (of G = {G})")
+            correct_line.set_data(fractions, self.curves[G, ddof][:, 0])
+            wrong_line.set_data(fractions, self.curves[G, ddof][:, 1])
+        self.this_c.set_xdata([c / G, c / G])
         if c in (0, G):
             status = f"all {G} rewards equal: every advantage is exactly 0 (no signal, no NaN)"
         else:
