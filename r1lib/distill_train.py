@@ -42,7 +42,9 @@ Sequence-level distillation, as DeepSeek-R1 did it
 ``alpha = 0`` is supervised fine-tuning on teacher outputs (R1's distilled models: SFT on about
 800k samples generated with R1; Kim & Rush 2016 for the sequence-level idea). Its expected
 gradient at one input is ``E_{y ~ p_t}[p_s - onehot(y)] = p_s - p_t``: the distillation gradient
-at ``T = 1``, estimated from samples.
+at ``T = 1``, estimated from samples. R1 also filtered its samples first (rejection sampling:
+only correct, readable responses kept; arXiv:2501.12948, sec. 2.3.3); with gold labels at hand
+that filter is ``samples == gold``, and training on the kept rows is the same call.
 """
 from __future__ import annotations
 
@@ -616,7 +618,8 @@ def sample_teacher_labels(teacher_logits: ArrayLike, rng: np.random.Generator,
     -------
     numpy.ndarray of int, shape ``(..., N, samples_per_input)``
         Training on ``(X[n], y[n, j])`` with plain cross-entropy is supervised fine-tuning on
-        teacher outputs, the way DeepSeek-R1's distilled models were made. As
+        teacher outputs, the way DeepSeek-R1's distilled models were made (R1 kept only the
+        correct samples: rejection sampling). As
         ``samples_per_input`` grows, the label frequencies at each input approach
         ``softmax(z_t/T)``, and the mean cross-entropy on them approaches the cross-entropy against
         those soft targets.
