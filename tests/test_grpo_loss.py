@@ -990,3 +990,18 @@ def test_random_switches_and_shapes_match_trl(data):
         assert g32.dtype == np.float32
         scale = max(abs(want_v), 1e-3 * (np.abs(adv).max() + beta + 1e-3))
         assert abs(v32 - want_v) <= 1e-3 * scale + 1e-5
+
+
+@pytest.mark.parametrize("level", IMPORTANCE_SAMPLING_LEVELS)
+def test_non_contiguous_and_fortran_inputs(level):
+    lp, old, ref, adv, mask = batch(71, B=8, T=12, garbage=False)
+    kw = dict(ref_logp=ref, beta=0.1, importance_sampling_level=level, loss_type="dapo", use_bias_correction_kl=True)
+    want = grpo_loss(lp, old, adv, mask, **kw), grpo_loss_grad(lp, old, adv, mask, **kw)
+    F = np.asfortranarray
+    got = (grpo_loss(F(lp), F(old), adv, F(mask), **dict(kw, ref_logp=F(ref))),
+           grpo_loss_grad(F(lp), F(old), adv, F(mask), **dict(kw, ref_logp=F(ref))))
+    assert got[0] == pytest.approx(want[0], rel=1e-14)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-14, atol=1e-18)
+    wide = lambda a: np.repeat(a, 2, axis=1)[:, ::2]  # noqa: E731  strided views of the same values
+    got = grpo_loss_grad(wide(lp), wide(old), adv[::1], wide(mask), **dict(kw, ref_logp=wide(ref)))
+    np.testing.assert_allclose(got, want[1], rtol=1e-14, atol=1e-18)
