@@ -44,8 +44,12 @@ k3's log-ratio to [-20, 20] and k3 to [-10, 10] (not done here, as in TRL); verl
 ratio to [1 - eps_low, 1 + eps_high] (here, as in TRL, only the cap ``epsilon_high``); verl's
 "seq-mean-token-sum-norm" divides by T alone (``"dr_grpo"`` here divides by B * L_max, as TRL).
 
-Also here: DAPO's soft overlong punishment (a reward-shaping term) and dynamic sampling (drop the
-groups whose rewards are all equal: their advantages are 0 and they carry no gradient).
+Also here: DAPO's soft overlong punishment (a reward-shaping term), dynamic sampling (drop the
+groups whose rewards are all equal: their advantages are 0 and they carry no gradient) and the
+clip fractions TRL logs.
+
+Import names from this module (``from r1lib.grpo_loss import clip_fractions``): the package
+attribute ``r1lib.grpo_loss`` is the function :func:`grpo_loss` itself.
 """
 from __future__ import annotations
 
