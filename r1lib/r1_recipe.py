@@ -694,7 +694,7 @@ class Pipeline:
     task: Task
     policies: dict
     evaluations: dict
-    runs: dict          # "R1-Zero", "R1 RL", "student RL", "hack: loophole", "hack: strict"
+    runs: dict          # "R1-Zero", "R1 RL", "student RL", "hack: loophole", "hack: strict", "hack: fixed"
     cold_start_data: Samples
     cold_start_loss: np.ndarray
     rejection: RejectionResult
@@ -729,6 +729,9 @@ def run_pipeline(seed: int = 0, rl_steps: int = 60, hack_steps: int = 60) -> Pip
     # true accuracy to lose; the two runs differ only in the checker.
     for name, checker in (("hack: loophole", "loophole"), ("hack: strict", "accuracy")):
         runs[name] = grpo_train(P["cold start (SFT)"], task, checker, steps=hack_steps, rng=hack_seed)
+    # Then the fix: the hacked policy, trained on by the strict checker (same reference).
+    runs["hack: fixed"] = grpo_train(runs["hack: loophole"].policy, task, "accuracy", steps=hack_steps,
+                                     rng=next(seeds), reference=P["cold start (SFT)"])
     eval_seed = next(seeds)
     evals = {name: evaluate(P[name], task, name=name, rng=eval_seed + i) for i, name in enumerate(STAGES)}
     return Pipeline(task=task, policies=P, evaluations=evals, runs=runs, cold_start_data=cold,

@@ -119,8 +119,11 @@ def test_static_figures(pipe):
     heights = [p.get_height() for p in fig.axes[1].patches]
     np.testing.assert_allclose(heights, [100 * E[s].pass1.value for s in stages])
     assert "3,673 params" in fig.axes[0].get_legend().get_texts()[0].get_text()
-    fig = fr.hacking_figure(R["hack: loophole"], R["hack: strict"])
+    fig = fr.hacking_figure(R["hack: loophole"], R["hack: strict"], R["hack: fixed"])
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), R["hack: loophole"].accuracy)
+    fixed_line = fig.axes[1].lines[4]   # raw line of the third run: drawn after the first 60 steps
+    np.testing.assert_allclose(fixed_line.get_ydata(), R["hack: fixed"].accuracy)
+    assert fixed_line.get_xdata()[0] == len(R["hack: loophole"].reward) + 1
     fig = fr.summary_figure(E)
     np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches],
                                [100 * E[s].pass1.value for s in rc.STAGES])

@@ -312,6 +312,10 @@ def test_the_pipeline_shows_what_the_notebook_says(seed):
     assert hack.length[-10:].mean() > hack.length[:5].mean() + 2
     # ... and the strict checker on the same start raises it
     assert strict.accuracy[-10:].mean() > strict.accuracy[:5].mean() + 0.2
+    # ... and, switched on after the hack, brings the hacked policy back
+    fixed = p.runs["hack: fixed"]
+    assert fixed.accuracy[:5].mean() < 0.05 and fixed.accuracy[-10:].mean() > 0.3
+    assert fixed.length[-10:].mean() < hack.length[-10:].mean() - 2
 
 
 def test_run_pipeline_is_cached_and_fast(pipe):

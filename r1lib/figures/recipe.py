@@ -292,21 +292,29 @@ def distillation_figure(evaluations: Mapping, n_params: Mapping):
     return fig
 
 
-def hacking_figure(loophole_run, strict_run):
-    """The same GRPO run against two checkers: what each checker pays (left), the true (strict)
-    accuracy (middle) and the output length (right), against the step."""
-    fig, axes = new_figure(3, width=10.5, height=3.2)
-    for run, color, name in ((loophole_run, ORANGE, "trained on the loophole checker"),
-                             (strict_run, BLUE, "trained on the strict checker")):
-        steps = np.arange(1, len(run.reward) + 1)
+def hacking_figure(loophole_run, strict_run, fixed_run=None):
+    """The same start trained against two checkers: what each checker pays (left), the true
+    (strict) accuracy (middle) and the output length (right), against the GRPO step. ``fixed_run``
+    (optional) continues the loophole run with the strict checker, drawn after it."""
+    fig, axes = new_figure(3, width=10.5, height=3.3)
+    n = len(loophole_run.reward)
+    parts = [(loophole_run, ORANGE, "trained on the loophole checker", 0),
+             (strict_run, BLUE, "trained on the strict checker", 0)]
+    if fixed_run is not None:
+        parts.append((fixed_run, GREEN, "then switched to the strict checker", n))
+    for run, color, name, offset in parts:
+        steps = offset + np.arange(1, len(run.reward) + 1)
         for ax, y in zip(axes, (run.reward, run.accuracy, run.length)):
             ax.plot(steps, y, color=color, alpha=0.25, lw=1)
             ax.plot(steps, _smooth(np.asarray(y, dtype=float)), color=color, lw=2, label=name)
-    axes[0].set(xlabel="GRPO step", title="reward the checker pays", ylim=(0, 1))
-    axes[1].set(xlabel="GRPO step", title="true accuracy (final answer)", ylim=(0, 1))
+    if fixed_run is not None:
+        for ax in axes:
+            ax.axvline(n + 0.5, color=GREY, lw=0.8, ls="--")
+    axes[0].set(xlabel="GRPO step", title="reward the checker pays", ylim=(0, 1.05))
+    axes[1].set(xlabel="GRPO step", title="true accuracy (final answer)", ylim=(0, 1.05))
     axes[2].set(xlabel="GRPO step", title="output length (tokens)", ylim=(0, r1_recipe.MAX_LEN + 0.5))
     axes[2].axhline(r1_recipe.MAX_LEN, color=BLACK, lw=0.8, ls=":")
-    axes[0].legend(fontsize=8, loc="lower right")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
     return fig
 
 
