@@ -77,7 +77,8 @@ def test_crossover_panel_marks_the_crossover_and_counts_problems(pipe):
             x = view.cross_line.get_xdata()[0]
             assert x == (cross if cross is not None else -1.0)
             better = int(np.sum(ev.pass_k_per_problem[:, k - 1] > base.pass_k_per_problem[:, k - 1] + 1e-12))
-            assert f"RL better on {better} problems" in panel.status.value
+            assert f"{stage}</b> vs base at k = {k}" in panel.status.value
+            assert f"better on {better} problems" in panel.status.value
             offsets = view.dots.get_offsets()
             np.testing.assert_allclose(offsets[:, 1] - view.jitter[:, 1], ev.pass_k_per_problem[:, k - 1],
                                        atol=1e-12)

@@ -150,9 +150,9 @@ def stage_panel(evaluations: Mapping, stage: Optional[str] = None, k: int = 8,
 # --------------------------------------------------------------------- RL against the base
 
 class CrossoverView:
-    """Left: mean pass@k of the base and of an RL stage, with the k where the base catches up.
+    """Left: mean pass@k of the base and of a tuned stage, with the k where the base catches up.
     Right: each problem's pass@k under the base (x) and the stage (y) at the chosen k: above the
-    diagonal RL is better, below the base is."""
+    diagonal the stage is better, below the base is."""
 
     def __init__(self, evaluations: Mapping, base: str = "base",
                  rng: Optional[np.random.Generator] = None) -> None:
@@ -167,7 +167,7 @@ class CrossoverView:
         self.jitter = rng.uniform(-0.012, 0.012, (P, 2))   # display only: separates equal points
         fig, (ax, ax_s) = _panel_figure()
         ax.plot(self.ks, 100 * self.base.pass_k, color=GREY, lw=2, label=f"{base}")
-        self.stage_line, = ax.plot([], [], color=BLUE, lw=2, label="RL stage")
+        self.stage_line, = ax.plot([], [], color=BLUE, lw=2, label="chosen stage")
         self.cross_line = ax.axvline(1, color=PINK, lw=1.2, ls="--", label="base catches up")
         self.k_line = ax.axvline(1, color=BLACK, lw=0.8, ls=":")
         self.k_marks, = ax.plot([], [], "o", ms=9, mfc="none", mec=BLACK, mew=1.3)
@@ -176,10 +176,10 @@ class CrossoverView:
         ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=3, fontsize=8, frameon=False,
                   title="mean pass@k over the problems", title_fontsize=9)
         ax_s.plot([0, 1], [0, 1], color=BLACK, lw=0.8, ls="--")
-        ax_s.text(0.04, 0.93, "RL better", color=BLUE, fontsize=9, transform=ax_s.transAxes)
+        ax_s.text(0.04, 0.93, "stage better", color=BLUE, fontsize=9, transform=ax_s.transAxes)
         ax_s.text(0.62, 0.30, "base better", color=GREY, fontsize=9, transform=ax_s.transAxes)
         self.dots = ax_s.scatter(np.zeros(P), np.zeros(P), s=14, color=BLUE, alpha=0.6)
-        ax_s.set(xlabel=f"{base}: pass@k of a problem", ylabel="RL stage: pass@k of a problem",
+        ax_s.set(xlabel=f"{base}: pass@k of a problem", ylabel="chosen stage: pass@k of a problem",
                  xlim=(-0.04, 1.04), ylim=(-0.04, 1.04), title="every problem at the chosen k")
         self.fig = fig
         BlitCanvas(fig, [self.stage_line, self.cross_line, self.k_line, self.k_marks, self.dots])
@@ -201,12 +201,12 @@ class CrossoverView:
                  else f"the base does not catch up by k = {self.n}")
         return (f"<b>{stage}</b> vs {self.base_name} at k = {k}: pass@{k} "
                 f"{100 * ev.pass_k[k - 1]:.1f} % vs {100 * self.base.pass_k[k - 1]:.1f} %; "
-                f"RL better on {better} problems, base better on {worse}; {where}")
+                f"{stage} better on {better} problems, base better on {worse}; {where}")
 
 
 def crossover_panel(evaluations: Mapping, stages: Sequence[str], stage: Optional[str] = None,
                     k: int = 1, base: str = "base", rng: Optional[np.random.Generator] = None) -> Panel:
-    """A dropdown (which RL stage) and a slider (k) over :class:`CrossoverView`."""
+    """A dropdown (which tuned stage) and a slider (k) over :class:`CrossoverView`."""
     view = CrossoverView(evaluations, base, rng)
     stages = list(stages)
     missing = [s for s in stages if s not in view.evals]
@@ -217,7 +217,7 @@ def crossover_panel(evaluations: Mapping, stages: Sequence[str], stage: Optional
     def draw(stage, k):
         return view.fig, view.update(stage, k)
 
-    controls = {"stage": _dropdown("RL stage", stages, stage), "k": int_slider("k", k, 1, view.n)}
+    controls = {"stage": _dropdown("stage", stages, stage), "k": int_slider("k", k, 1, view.n)}
     panel = Panel("crossover", controls, draw, height="350px")
     panel.view = view
     return panel
