@@ -328,3 +328,32 @@ def test_soft_labels_figure_draws_both_temperatures():
         assert np.allclose(heights, np.r_[softmax(z[col], 1.0), softmax(z[col], 4.0)])
     assert "gold label 2" in [a.get_title() for a in fig.axes]
     matplotlib.pyplot.close(fig)
+
+
+# ---- any slider value: the views draw the formulas -------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def views():
+    return (fd.temperature_panel(Z_DOG, CLASSES).view,
+            fd.gradient_panel(Z_DOG, Z_STUDENT, CLASSES, hard_label=0).view)
+
+
+@settings(max_examples=40, deadline=None)
+@given(T=st.floats(min_value=0.1, max_value=20.0))
+def test_views_draw_the_formulas_at_any_temperature(views, T):
+    temperature, gradient = views
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        temperature.draw(T)
+        gradient.draw(T)
+    p = np.array([b.get_height() for b in temperature.bars])
+    assert math.isclose(p.sum(), 1.0, rel_tol=1e-12) and np.allclose(p, softmax(Z_DOG, T), rtol=1e-12)
+    assert np.all(np.diff(p) < 0)  # the order of the logits, at every T
+    g = np.array([b.get_height() for b in gradient.bars])
+    assert abs(g.sum()) < 1e-12 and np.allclose(g, T * (softmax(Z_STUDENT, T) - softmax(Z_DOG, T)), atol=1e-15)
+    lo, hi = gradient.fig.axes[0].get_ylim()
+    assert lo < g.min() and g.max() < hi  # inside the fixed scale
