@@ -276,6 +276,11 @@ _CHOICE = re.compile(r"^\(([A-Za-z])\)$")
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _NUMBER = re.compile(rf"^[+-]?{_NUM}$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
+_NUMBER_START = frozenset("+-.0123456789\\")  # how the text of a number can start
+_LETTER = re.compile(r"[A-Za-z]")
+_WHITESPACE = re.compile(r"\s")
+# A plain number, with or without thousands separators: no clean-up can change it.
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _SLASH = re.compile(rf"^([+-]?)({_NUM})/([+-]?{_NUM})$")
 _FRAC_FULL = re.compile(rf"^([+-]?)\\frac\{{([+-]?{_NUM})\}}\{{([+-]?{_NUM})\}}$")
@@ -354,15 +359,24 @@ def _clean_once(text: str) -> Optional[str]:
             return None
         text = inner.strip()
     text = text.replace("\u2212", "-").replace("{,}", ",")
-    text = _unwrap(text)
-    text = _SPACING.sub(" ", text)
-    text = _DROP.sub("", text)
-    text = _UNIT.sub("", text)
-    text = _SPACE.sub(lambda m: m.group(1) + " " if m.group(1) else "", text)
-    text = _FRAC_NAME.sub(r"\\frac", text)
-    text = _FRAC_SHORT.sub(lambda m: "\\frac{%s}{%s}" % (m.group(1) or m.group(2),
-                                                          m.group(3) or m.group(4)), text)
-    text = _SQRT_SHORT.sub(r"\\sqrt{\1}", text)
+    # Speed: each substitution runs only when the characters it needs are there (every pattern
+    # below but the unit words and whitespace needs a backslash, "~", "%", "$" or the degree sign).
+    backslash = "\\" in text
+    if backslash:
+        text = _unwrap(text)
+    if backslash or "~" in text:
+        text = _SPACING.sub(" ", text)
+    if backslash or "%" in text or "$" in text or "\u00b0" in text:
+        text = _DROP.sub("", text)
+    if _LETTER.search(text):
+        text = _UNIT.sub("", text)
+    if _WHITESPACE.search(text):
+        text = _SPACE.sub(lambda m: m.group(1) + " " if m.group(1) else "", text)
+    if backslash:
+        text = _FRAC_NAME.sub(r"\\frac", text)
+        text = _FRAC_SHORT.sub(lambda m: "\\frac{%s}{%s}" % (m.group(1) or m.group(2),
+                                                              m.group(3) or m.group(4)), text)
+        text = _SQRT_SHORT.sub(r"\\sqrt{\1}", text)
     text = _strip_outer_braces(text.rstrip("."))
     if text.count("=") == 1:  # "x=5" -> "5"; a lone variable name on the left only
         left, right = text.split("=")
@@ -481,8 +495,8 @@ def _normalize(text: str, depth: int = 0) -> Optional[Hashable]:
     if len(text) > _MAX_ANSWER_CHARS:
         return text.strip()
     plain = text.strip()
-    if _INTEGER.match(plain) and len(plain) <= _MAX_NUMBER_CHARS:
-        return Fraction(int(plain))  # speed: the common answer; the clean-ups cannot change it
+    if len(plain) <= _MAX_NUMBER_CHARS and _PLAIN_NUMBER.match(plain):
+        return _to_fraction(plain)  # speed: the common answer; the clean-ups cannot change it
     previous: Optional[str] = None
     for _ in range(32):
         if text == previous:
@@ -491,6 +505,12 @@ def _normalize(text: str, depth: int = 0) -> Optional[Hashable]:
         if cleaned is None:
             return None
         text = cleaned
+        if text[:1] in _NUMBER_START:
+            # Speed: a pass that leaves a number ("\dfrac{3}{4}" -> "\frac{3}{4}") is done; the
+            # clean-ups leave the text of a number unchanged, so another pass cannot alter it.
+            value = _to_fraction(text)
+            if value is not None:
+                return value
     if not text:
         return None
     value = _to_fraction(text)
