@@ -56,22 +56,54 @@ def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: flo
     group = r.shape[ax]
     if ddof >= group and group > 1:
         raise ValueError(f"ddof={ddof} needs groups of more than {ddof} outputs; got G={group}")
+    # Rewards near the ends of the float range: a group mean would underflow (subnormal rewards:
+    # the mean of [5e-324, 0, ..., 0] is 0) or overflow. Such groups are worked in units of a
+    # power of two, eps with them: exact, so every other group gets bit-for-bit the same values.
+    shift = _range_shift(r, ax)
+    dtype = r.dtype
+    rw, eps_w = r, eps
+    if shift is not None:
+        rw = np.ldexp(r, -shift).astype(dtype, copy=False)
+        with np.errstate(over="ignore"):  # eps beyond the range: inf, and A -> 0 as it should
+            eps_w = np.ldexp(eps, -shift)
     # Exact test for "all equal": mean/std of [0.1, 0.1, 0.1] are off by rounding, and dividing
     # that noise by a ~1e-17 std would invent advantages of order 1 when eps = 0.
-    constant = np.ptp(r, axis=ax, keepdims=True) == 0
-    centered = np.where(constant, 0.0, r - np.mean(r, axis=ax, keepdims=True))
+    constant = np.ptp(rw, axis=ax, keepdims=True) == 0
+    centered = np.where(constant, 0.0, rw - np.mean(rw, axis=ax, keepdims=True))
     if scale == "none":
-        return centered.astype(r.dtype, copy=False)
+        if shift is not None:  # back to the rewards' own units
+            centered = np.ldexp(centered, shift)
+        return centered.astype(dtype, copy=False)
     if scale == "batch":
-        return _batch_scaled(r, centered, ddof, eps)
+        # One power of two for the whole batch (0 unless the batch itself is extreme); each
+        # group's centred rewards move from their own units to it.
+        whole = _range_shift(r, None)
+        if whole is None and shift is None:
+            return _batch_scaled(r, centered, ddof, eps)
+        w = 0 if whole is None else whole
+        with np.errstate(over="ignore"):
+            eps_b = float(np.ldexp(eps, -w).item())
+        return _batch_scaled(np.ldexp(r, -w), np.ldexp(centered, (0 if shift is None else shift) - w), ddof,
+                             eps_b).astype(dtype, copy=False)
     # Standardise after scaling each group to max |r - mean| = 1: the ratio is unchanged, but the
     # std of tiny (subnormal) or huge rewards no longer underflows to 0 or overflows to inf.
     span = np.where(constant, 1.0, np.max(np.abs(centered), axis=ax, keepdims=True))
     z = centered / span
     std_z = np.std(z, axis=ax, ddof=ddof, keepdims=True) if group > 1 else np.zeros_like(span)
     with np.errstate(over="ignore"):  # eps / tiny span = inf correctly sends A to 0
-        denom = np.where(constant, 1.0, std_z + eps / span)
-    return np.where(constant, 0.0, z / denom).astype(r.dtype, copy=False)
+        denom = np.where(constant, 1.0, std_z + eps_w / span)
+    return np.where(constant, 0.0, z / denom).astype(dtype, copy=False)
+
+
+def _range_shift(r: np.ndarray, axis: Optional[int]) -> Optional[np.ndarray]:
+    """None when every group's rewards are of ordinary size; else, per group (keepdims), the power
+    of two that brings max |r| near 1 for the groups near the ends of the range, 0 for the rest."""
+    top = np.max(np.abs(r), axis=axis, keepdims=True)
+    margin = 60 if r.dtype == np.float32 else 500  # far from both ends of the dtype's range
+    extreme = (top != 0) & ((top <= 2.0 ** -margin) | (top >= 2.0 ** margin))
+    if not extreme.any():
+        return None
+    return np.where(extreme, np.frexp(top)[1], 0)
 
 
 def _batch_scaled(r: np.ndarray, centered: np.ndarray, ddof: int, eps: float) -> np.ndarray:
@@ -83,7 +115,7 @@ def _batch_scaled(r: np.ndarray, centered: np.ndarray, ddof: int, eps: float) ->
     # rewards neither underflow nor overflow the std.
     s = float(np.max(np.abs(spread)))
     if s == 0.0:  # every reward equal: every group constant, every advantage already 0
-        return np.zeros_like(r)
+        return np.zeros_like(centered, dtype=r.dtype)
     std_z = float(np.std(spread / s, ddof=ddof))
     with np.errstate(over="ignore"):  # eps / tiny s = inf correctly sends A to 0
         denom = std_z + eps / s

@@ -499,3 +499,21 @@ def test_scale_batch_edge_cases():
 def test_scale_bad_values(bad, exc):
     with pytest.raises(exc, match="scale"):
         group_advantages([[0.0, 1.0]], scale=bad)
+
+
+@pytest.mark.parametrize("scale", ["group", "batch", "none"])
+def test_advantages_of_subnormal_and_huge_rewards(scale):
+    """The group mean of [5e-324, 0, ..., 0] underflows to 0 (hypothesis found it): advantages
+    must still be those of [1, 0, ..., 0], scaled back for "none"; likewise near the top."""
+    unit = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0], [3.0, 1.0, -2.0, 0.0, 0.0, 1.0]])  # exact at any scale
+    for factor in (2.0 ** -1074, 2.0 ** -1060, 2.0 ** 1020):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = group_advantages(unit * factor, ddof=0, eps=0.0, scale=scale)
+        want = group_advantages(unit, ddof=0, eps=0.0, scale=scale)
+        if scale == "none":
+            want = want * factor  # the centred rewards themselves, rounded to what is representable
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
+    # float32 subnormals alike
+    got32 = group_advantages((unit * 2.0 ** -140).astype(np.float32), ddof=0, eps=0.0)
+    np.testing.assert_allclose(got32, group_advantages(unit.astype(np.float32), ddof=0, eps=0.0), rtol=1e-6)
