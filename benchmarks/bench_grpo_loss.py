@@ -89,6 +89,12 @@ def ours(inputs: dict, kw: dict) -> Callable[[], tuple[float, np.ndarray]]:
     return step
 
 
+def ours_one_pass(inputs: dict, kw: dict) -> Callable[[], tuple[float, np.ndarray]]:
+    lp, old, adv, mask = inputs["logp"], inputs["old"], inputs["adv"], inputs["mask"]
+    extra = dict(kw, ref_logp=inputs["ref"]) if kw.get("beta") else kw
+    return lambda: r1lib.grpo_loss_and_grad(lp, old, adv, mask, **extra)
+
+
 def bench_grpo_loss(rounds: int, interleaved: Callable, row: Callable, torch_vs_r1lib: Callable) -> None:
     """Rows for benchmarks/run.py: time ratio against torch, and agreement with it."""
     try:
@@ -111,6 +117,14 @@ def bench_grpo_loss(rounds: int, interleaved: Callable, row: Callable, torch_vs_
         row(op, r, f"torch TRL loss+backward, its faster setting ({threads} thread(s))", best * r, best,
             ">= 1x (no slower than torch)", best >= 1,
             note="torch/r1lib: " + ", ".join(f"torch on {k} thread(s) {v:.3g}x" for k, v in ratios.items()))
+        # For information: loss and gradient from one call (one check, one pass over the batch).
+        one = ours_one_pass(inputs, kw)
+        ratios1 = torch_vs_r1lib(one, theirs, rounds)
+        threads1, best1 = min(ratios1.items(), key=lambda item: item[1])
+        r1 = interleaved({"one": one}, rounds)["one"]
+        row(op + ", grpo_loss_and_grad (one call)", r1, f"torch TRL loss+backward ({threads1} thread(s))",
+            best1 * r1, best1, "(info)", None,
+            note="torch/r1lib: " + ", ".join(f"torch on {k} thread(s) {v:.3g}x" for k, v in ratios1.items()))
         # Agreement: both in float32 against r1lib in float64 on the same inputs.
         v32, g32 = mine()
         vt, gt = theirs()

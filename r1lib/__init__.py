@@ -34,8 +34,8 @@ from .error_bars import (Estimate, clustered_se, mean_with_se, naive_se, paired_
                          unpaired_difference)
 from .grpo import (clipped_surrogate, clipped_surrogate_grad, group_advantages, grpo_objective,
                    grpo_objective_grad, sequence_mean)
-from .grpo_loss import (clip_fractions, drop_constant_groups, dynamic_sampling_mask, grpo_loss, grpo_loss_grad,
-                        overlong_penalty)
+from .grpo_loss import (clip_fractions, drop_constant_groups, dynamic_sampling_mask, grpo_loss, grpo_loss_and_grad,
+                        grpo_loss_grad, overlong_penalty)
 from .kl_estimators import kl_k1, kl_k2, kl_k3
 from .metrics import maj_at_k, majority_vote, pass_at_k
 from .softmax import entropy, log_softmax, softmax
@@ -58,7 +58,7 @@ __all__ = [
     "group_advantages", "clipped_surrogate", "clipped_surrogate_grad", "sequence_mean",
     "grpo_objective", "grpo_objective_grad",
     # grpo_loss.py
-    "grpo_loss", "grpo_loss_grad", "clip_fractions", "overlong_penalty", "dynamic_sampling_mask",
+    "grpo_loss", "grpo_loss_grad", "grpo_loss_and_grad", "clip_fractions", "overlong_penalty", "dynamic_sampling_mask",
     "drop_constant_groups",
     # teaching modules, used as namespaces; graded exercises (r1lib.exercises.check)
     "distill_train", "eval_sim", "kl_studies", "grpo_toy", "r1_recipe", "exercises",

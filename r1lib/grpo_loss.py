@@ -61,7 +61,7 @@ from numpy.typing import ArrayLike
 
 from ._validation import _describe, check_axis, check_option, float_array, int_array
 
-__all__ = ["grpo_loss", "grpo_loss_grad", "clip_fractions", "ClipFractions", "LOSS_TYPES",
+__all__ = ["grpo_loss", "grpo_loss_grad", "grpo_loss_and_grad", "clip_fractions", "ClipFractions", "LOSS_TYPES",
            "IMPORTANCE_SAMPLING_LEVELS", "KL_ESTIMATORS", "overlong_penalty", "dynamic_sampling_mask",
            "drop_constant_groups", "DroppedGroups"]
 
@@ -565,6 +565,22 @@ def grpo_loss_grad(logp: ArrayLike, old_logp: ArrayLike, advantages: ArrayLike, 
     b = _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_high, loss_type,
                  importance_sampling_level, max_completion_length, kl, use_bias_correction_kl)
     return _compute(b, False, True)[1]
+
+
+def grpo_loss_and_grad(logp: ArrayLike, old_logp: ArrayLike, advantages: ArrayLike,
+                       mask: Optional[ArrayLike] = None, *, ref_logp: Optional[ArrayLike] = None,
+                       beta: float = 0.0, epsilon: float = 0.2, epsilon_high: Optional[float] = None,
+                       loss_type: str = "grpo", importance_sampling_level: str = "token",
+                       max_completion_length: Optional[int] = None, kl: str = "k3",
+                       use_bias_correction_kl: bool = False) -> tuple[float, np.ndarray]:
+    """``(grpo_loss(...), grpo_loss_grad(...))`` from one pass over the batch: what a training
+    step needs, at about the cost of one of the two calls (the input is checked once and the
+    ratios computed once). Same arguments and results as :func:`grpo_loss` and
+    :func:`grpo_loss_grad`, bit for bit.
+    """
+    b = _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_high, loss_type,
+                 importance_sampling_level, max_completion_length, kl, use_bias_correction_kl)
+    return _compute(b, True, True)
 
 
 if grpo_loss.__doc__ is not None:  # None under python -OO

@@ -1005,3 +1005,22 @@ def test_non_contiguous_and_fortran_inputs(level):
     wide = lambda a: np.repeat(a, 2, axis=1)[:, ::2]  # noqa: E731  strided views of the same values
     got = grpo_loss_grad(wide(lp), wide(old), adv[::1], wide(mask), **dict(kw, ref_logp=wide(ref)))
     np.testing.assert_allclose(got, want[1], rtol=1e-14, atol=1e-18)
+
+
+@pytest.mark.parametrize("sw", SWITCHES, ids=lambda s: f"{s['loss_type']}-{s['level']}")
+@pytest.mark.parametrize("klsw", [None] + KL_SWITCHES,
+                         ids=lambda s: "beta0" if s is None else f"{s['kl']}{'-bias' if s['bias'] else ''}")
+def test_loss_and_grad_in_one_pass_is_the_two_calls(sw, klsw):
+    from r1lib.grpo_loss import grpo_loss_and_grad
+
+    for garbage in (False, True):
+        lp, old, ref, adv, mask = batch(81, B=9, T=11, garbage=garbage)
+        kw = dict(loss_type=sw["loss_type"], importance_sampling_level=sw["level"], max_completion_length=12,
+                  epsilon_high=5.0 if sw["loss_type"] == "cispo" else 0.28)
+        if klsw:
+            kw.update(ref_logp=ref, beta=0.1, kl=klsw["kl"], use_bias_correction_kl=klsw["bias"])
+        v, g = grpo_loss_and_grad(lp, old, adv, mask, **kw)
+        assert v == grpo_loss(lp, old, adv, mask, **kw)
+        np.testing.assert_array_equal(g, grpo_loss_grad(lp, old, adv, mask, **kw))
+    with pytest.raises(ValueError, match="loss_type"):
+        grpo_loss_and_grad(lp, old, adv, mask, loss_type="ppo")
