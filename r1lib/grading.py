@@ -23,6 +23,9 @@ math-verify's own ``signal.alarm`` timeouts do not (they need the main thread).
 
 Speed (:func:`grade_many`): equal ``(output, gold)`` pairs are graded once; the distinct pairs are
 spread over worker processes, one per core by default.
+
+The worker processes talk over pipes and time themselves with ``signal.setitimer``: POSIX only
+(Linux, macOS); on Windows use ``grader="builtin"``.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
@@ -226,6 +230,10 @@ class _Pool:
             w.deadline = time.monotonic() + time_limit + grace
             if progress:
                 progress(1)
+        elif not w.ready:  # died while starting: a broken installation, not a slow input
+            self.close()
+            raise RuntimeError(f"the {self.grader} grading worker exited during start-up "
+                               f"(status {w.proc.wait()})")
         else:  # the process died (killed from outside, out of memory): its item is lost time
             self._replace(self.workers.index(w), results, progress, queue)
 
@@ -277,6 +285,7 @@ def map_in_workers(name: str, args_list: list, workers: int) -> list:
 
 
 _shared: dict[str, _Pool] = {}
+_shared_lock = threading.Lock()  # one caller at a time talks to the shared worker
 
 
 def _shared_pool(grader: str) -> _Pool:
@@ -327,7 +336,8 @@ def grade(text: str, gold: Any, *, grader: str = "auto",
     if chosen == "builtin":
         correct, answer = builtin_grade(text, gold)
         return Grade(correct, answer)
-    (status, correct, answer), = _shared_pool(chosen).run([(text, gold_text)], limit, 1)
+    with _shared_lock:
+        (status, correct, answer), = _shared_pool(chosen).run([(text, gold_text)], limit, 1)
     if status == BAD_GOLD:
         raise ValueError(f"gold cannot be read by math-verify: {_describe(gold)}")
     return Grade(bool(correct), answer, status)

@@ -4,7 +4,9 @@ in a Jupyter kernel, where math-verify's own signal.alarm timeouts do not."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import sys
 import threading
 import time
 
@@ -90,3 +92,40 @@ def test_time_limit_in_a_jupyter_kernel():
         "print(g.status, ok.correct, time.perf_counter() - start < 30)")]
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     assert nb.cells[0].outputs[0]["text"].split() == ["timeout", "True", "True"]
+
+
+def test_a_worker_killed_from_outside_is_replaced():
+    pool = grading._Pool("math-verify", 1)
+    try:
+        assert pool.run([(r"\boxed{1}", "1")], 2.0, 1)[0][:2] == ("ok", True)
+        os.kill(pool.workers[0].proc.pid, signal.SIGKILL)
+        verdicts = pool.run([(r"\boxed{2}", "2"), (r"\boxed{3}", "4")], 2.0, 8)
+        # the item it held when it died counts as lost time; the rest is graded
+        assert verdicts[0] == ("timeout", False, None)
+        assert verdicts[1][:2] == ("ok", False)
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_cannot_start_is_an_error_not_a_loop(monkeypatch):
+    monkeypatch.setattr(sys, "executable", shutil.which("false") or "/bin/false")
+    pool = grading._Pool("builtin", 1)
+    with pytest.raises(RuntimeError, match="start-up"):
+        pool.run([("x", "1")], 1.0, 1)
+    assert pool.workers == []
+
+
+def test_threads_share_the_worker_safely():
+    cases = [(rf"\boxed{{{i}}}", str(i if i % 3 else i + 1)) for i in range(24)]
+    results: dict = {}
+
+    def job(k):
+        for i, (text, gold) in enumerate(cases[k::4]):
+            results[k + 4 * i] = grading.grade(text, gold, grader="math-verify").correct
+
+    threads = [threading.Thread(target=job, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert [results[i] for i in range(len(cases))] == [bool(i % 3) for i in range(len(cases))]
