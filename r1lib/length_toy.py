@@ -50,8 +50,9 @@ from .softmax import entropy, log_softmax, softmax
 __all__ = [
     "K", "APPROACH_NAMES", "THINK", "STOP", "MAX_LEN", "BASE_ACCURACY", "N_QUESTIONS", "POPULAR",
     "RARE", "EXACT_TASK", "NOISY_TASK", "success_matrix",
-    "LengthPolicy", "base_policy", "Batch", "sample", "token_logp", "rewards",
-    "policy_gradient", "exact_stats", "Variant", "Run", "train", "render", "CoinStudy", "coin_study", "advantage_weight",
+    "LengthPolicy", "base_policy", "Batch", "sample", "token_logp", "rewards", "render",
+    "policy_gradient", "exact_stats", "advantage_weight",
+    "Variant", "Run", "train", "clip_fractions", "CoinStudy", "coin_study",
 ]
 
 K = 4
@@ -132,7 +133,8 @@ def base_policy(accuracy: tuple = BASE_ACCURACY, stop: float = 0.25,
     """The "pre-trained" start (and the reference).
 
     For question q it tries an approach that can work (popular : rare = 4 : 1) often enough that
-    its accuracy is ``accuracy[q]`` on the task ``success``, and spreads the rest evenly over the
+    its accuracy is ``accuracy[q]`` on the task ``success`` (times the share of outputs that are
+    not truncated, 1 - 0.75^31 at the default ``stop``), and spreads the rest evenly over the
     K - 2 approaches that never work. Every decision stops with probability ``stop`` (mean length
     about ``1 + 1/stop`` tokens), whatever the approach.
     """
@@ -319,9 +321,9 @@ def advantage_weight(group_size: int, scale: str = "group") -> np.ndarray:
     when c = 0, 1, ..., G of its G outputs are right, from :func:`r1lib.group_advantages`
     (``scale`` "group" or "none"; "batch" depends on the whole batch). Shape (G + 1,).
 
-    With ``"group"`` a group with one right answer out of G weighs as much as a half-right one
-    would under ``"none"`` times :math:`1/\mathrm{std}`: Dr. GRPO's point that the std favours
-    questions that are too easy or too hard.
+    Relative to a half-right group, ``"group"`` makes nearly-all-wrong and nearly-all-right
+    groups weigh much more than ``"none"`` does: Dr. GRPO's point that dividing by the std
+    up-weights the questions that are too hard or too easy.
     """
     from .grpo import group_advantages
 
@@ -435,6 +437,27 @@ class Run:
         return self.clip_low + self.clip_high
 
 
+def clip_fractions(logp: np.ndarray, old_logp: np.ndarray, advantages: np.ndarray, mask: np.ndarray,
+                   g_policy: Optional[np.ndarray] = None, **switches) -> tuple[float, float]:
+    """Shares of real tokens clipped below (advantage < 0) and above (advantage > 0).
+
+    A token is clipped exactly when the policy term of :func:`r1lib.grpo_loss.grpo_loss` gives it
+    no gradient although its advantage is not 0, which is what TRL logs as ``clip_ratio/low_mean``
+    and ``clip_ratio/high_mean`` (ratio below ``1 - epsilon`` with A < 0, above
+    ``1 + epsilon_high`` with A > 0; per sequence at ``importance_sampling_level="sequence"``).
+    Reading it off the gradient keeps the ratio's formula in one place. ``g_policy``: that
+    gradient if already computed with ``beta = 0``; ``switches``: :func:`grpo_loss`'s keywords.
+    """
+    from .grpo_loss import grpo_loss_grad
+
+    if g_policy is None:
+        g_policy = grpo_loss_grad(logp, old_logp, advantages, mask, **dict(switches, beta=0.0))
+    dead = mask & (g_policy == 0)
+    n = mask.sum()
+    a = np.asarray(advantages)[:, None]
+    return float(np.sum(dead & (a < 0)) / n), float(np.sum(dead & (a > 0)) / n)
+
+
 def _rng(rng) -> tuple[np.random.Generator, Optional[int]]:
     if isinstance(rng, np.random.Generator):
         return rng, None
@@ -540,13 +563,10 @@ def train(variant: Variant = Variant(), rng: Union[int, np.random.Generator] = 0
         for k in range(variant.inner_steps):
             lp = old if k == 0 else token_logp(policy, batch).reshape(n * G, MAX_LEN)
             g = grpo_loss_grad(lp, old, a, mask, ref_logp=ref_lp, **kwargs)
-            if variant.loss_type != "cispo":
-                # A token is clipped exactly when the policy term gives it no gradient although
-                # its advantage is not 0 (what TRL's clip_ratio/low_mean and high_mean count).
-                g_policy = g if variant.beta == 0 else grpo_loss_grad(lp, old, a, mask, **dict(kwargs, beta=0.0))
-                dead = mask & (g_policy == 0)
-                low += np.sum(dead & (a[:, None] < 0)) / mask.sum()
-                high += np.sum(dead & (a[:, None] > 0)) / mask.sum()
+            if variant.loss_type != "cispo":  # CISPO never clips a gradient
+                g_policy = g if variant.beta == 0 else None
+                frac = clip_fractions(lp, old, a, mask, g_policy=g_policy, **kwargs)
+                low, high = low + frac[0], high + frac[1]
             grad = policy_gradient(policy, batch, g.reshape(n, G, MAX_LEN))
             policy.approach_logits -= variant.lr * grad.approach_logits  # a loss: descend
             policy.stop_logits -= variant.lr * grad.stop_logits
