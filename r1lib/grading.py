@@ -94,10 +94,10 @@ def resolve_grader(grader: str) -> str:
         if _announced != chosen:
             _announced = chosen
             if chosen == "math-verify":
-                logger.info("r1lib: grading with math-verify (grader='auto')")
+                logger.info("grading with math-verify (grader='auto')")
             else:
-                logger.warning("r1lib: math-verify is not installed, grading with r1lib's builtin "
-                               "grader (pip install 'r1lib[grading]' for math-verify)")
+                logger.warning("math-verify is not installed: grading with r1lib's builtin grader "
+                               "(grader='auto'; pip install 'r1lib[grading]' for math-verify)")
         return chosen
     if grader == "math-verify" and not math_verify_available():
         raise ImportError("grader='math-verify' needs the math-verify package: "

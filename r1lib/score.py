@@ -31,6 +31,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -546,6 +547,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("r1-score: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `r1-score ... | head`: the reader left, which is not an error
+        sys.stdout = open(os.devnull, "w")  # no second error when Python flushes at exit
+        return 0
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
