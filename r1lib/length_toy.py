@@ -52,7 +52,7 @@ __all__ = [
     "RARE", "EXACT_TASK", "NOISY_TASK", "success_matrix",
     "LengthPolicy", "base_policy", "Batch", "sample", "token_logp", "rewards", "render",
     "policy_gradient", "exact_stats", "advantage_weight",
-    "Variant", "Run", "train", "clip_fractions", "CoinStudy", "coin_study",
+    "Variant", "Run", "train", "CoinStudy", "coin_study",
 ]
 
 K = 4
@@ -425,8 +425,10 @@ class Run:
     zero_signal: np.ndarray = field(repr=False)     # groups with all-equal rewards among the first Q drawn
     dropped: np.ndarray = field(repr=False)         # groups dropped by dynamic sampling
     generated: np.ndarray = field(repr=False)       # groups sampled (cost)
-    clip_low: np.ndarray = field(repr=False)        # share of tokens clipped below (A < 0)
-    clip_high: np.ndarray = field(repr=False)       # share of tokens clipped above (A > 0)
+    # r1lib.grpo_loss.clip_fractions, as TRL logs it, mean over the inner steps: the share of
+    # tokens (of completions at sequence level) clipped below (A < 0) and above (A > 0)
+    clip_low: np.ndarray = field(repr=False)
+    clip_high: np.ndarray = field(repr=False)
     weight_q: np.ndarray = field(repr=False)        # (steps, Q) mean |A| of each question's group
     group_accuracy: np.ndarray = field(repr=False)  # (steps, Q) share of right outputs in the group
     policy: LengthPolicy = field(repr=False)
@@ -435,27 +437,6 @@ class Run:
     @property
     def clip_region(self) -> np.ndarray:
         return self.clip_low + self.clip_high
-
-
-def clip_fractions(logp: np.ndarray, old_logp: np.ndarray, advantages: np.ndarray, mask: np.ndarray,
-                   g_policy: Optional[np.ndarray] = None, **switches) -> tuple[float, float]:
-    """Shares of real tokens clipped below (advantage < 0) and above (advantage > 0).
-
-    A token is clipped exactly when the policy term of :func:`r1lib.grpo_loss.grpo_loss` gives it
-    no gradient although its advantage is not 0, which is what TRL logs as ``clip_ratio/low_mean``
-    and ``clip_ratio/high_mean`` (ratio below ``1 - epsilon`` with A < 0, above
-    ``1 + epsilon_high`` with A > 0; per sequence at ``importance_sampling_level="sequence"``).
-    Reading it off the gradient keeps the ratio's formula in one place. ``g_policy``: that
-    gradient if already computed with ``beta = 0``; ``switches``: :func:`grpo_loss`'s keywords.
-    """
-    from .grpo_loss import grpo_loss_grad
-
-    if g_policy is None:
-        g_policy = grpo_loss_grad(logp, old_logp, advantages, mask, **dict(switches, beta=0.0))
-    dead = mask & (g_policy == 0)
-    n = mask.sum()
-    a = np.asarray(advantages)[:, None]
-    return float(np.sum(dead & (a < 0)) / n), float(np.sum(dead & (a > 0)) / n)
 
 
 def _rng(rng) -> tuple[np.random.Generator, Optional[int]]:
@@ -506,7 +487,7 @@ def train(variant: Variant = Variant(), rng: Union[int, np.random.Generator] = 0
     ``d loss / d logp`` chained into the parameters by :func:`policy_gradient`.
     """
     from .grpo import group_advantages
-    from .grpo_loss import grpo_loss_grad
+    from .grpo_loss import clip_fractions, grpo_loss_grad
 
     if not isinstance(variant, Variant):
         raise TypeError(f"variant must be a Variant, got {_describe(variant)}")
@@ -563,10 +544,10 @@ def train(variant: Variant = Variant(), rng: Union[int, np.random.Generator] = 0
         for k in range(variant.inner_steps):
             lp = old if k == 0 else token_logp(policy, batch).reshape(n * G, MAX_LEN)
             g = grpo_loss_grad(lp, old, a, mask, ref_logp=ref_lp, **kwargs)
-            if variant.loss_type != "cispo":  # CISPO never clips a gradient
-                g_policy = g if variant.beta == 0 else None
-                frac = clip_fractions(lp, old, a, mask, g_policy=g_policy, **kwargs)
-                low, high = low + frac[0], high + frac[1]
+            frac = clip_fractions(lp, old, a, mask, epsilon=variant.epsilon, epsilon_high=variant.epsilon_high,
+                                  loss_type=variant.loss_type,
+                                  importance_sampling_level=variant.importance_sampling_level)
+            low, high = low + frac.low, high + frac.high
             grad = policy_gradient(policy, batch, g.reshape(n, G, MAX_LEN))
             policy.approach_logits -= variant.lr * grad.approach_logits  # a loss: descend
             policy.stop_logits -= variant.lr * grad.stop_logits

@@ -136,28 +136,15 @@ def test_policy_gradient_is_the_chain_rule_of_token_logp():
                                rtol=1e-6, atol=1e-7)
 
 
-def test_clip_fractions_match_the_ratio_definition():
-    """TRL's clip_ratio: token ratio (or the geometric mean per sequence) outside [1-eps, 1+eps_high]
-    on the side the advantage pushes; here re-derived from the ratios."""
-    rng = np.random.default_rng(11)
-    B, T = 40, 9
-    lengths = rng.integers(1, T + 1, B)
-    mask = np.arange(T) < lengths[:, None]
-    old = np.where(mask, -rng.uniform(0.1, 2.0, (B, T)), 0.0)
-    logp = np.where(mask, np.minimum(old + rng.normal(0, 0.3, (B, T)), -1e-3), 0.0)
-    adv = rng.normal(size=B)
-    for level in ("token", "sequence"):
-        for eps_high in (0.2, 0.28):
-            low, high = toy.clip_fractions(logp, old, adv, mask, epsilon=0.2, epsilon_high=eps_high,
-                                           importance_sampling_level=level, loss_type="dapo")
-            log_ratio = np.where(mask, logp - old, 0.0)
-            if level == "sequence":
-                log_ratio = np.broadcast_to(log_ratio.sum(1, keepdims=True) / lengths[:, None], (B, T))
-            rho = np.exp(log_ratio)
-            exp_low = np.sum(mask & (rho < 0.8) & (adv[:, None] < 0)) / mask.sum()
-            exp_high = np.sum(mask & (rho > 1 + eps_high) & (adv[:, None] > 0)) / mask.sum()
-            assert (low, high) == pytest.approx((exp_low, exp_high), abs=1e-15)
-            assert exp_low + exp_high > 0
+def test_gspo_clip_range_clips_far_more_than_the_token_clip():
+    """Notebook 05, section 7: GSPO's tiny clip range (3e-4 / 4e-4) switches off a much larger share
+    than the token-level clip at 0.2 (the trainer records r1lib.grpo_loss.clip_fractions)."""
+    noisy = toy.Variant(inner_steps=2, lr=240.0, steps=40, success=toy.NOISY_TASK)
+    token = toy.train(noisy, rng=0)
+    gspo = toy.train(replace(noisy, importance_sampling_level="sequence", epsilon=3e-4, epsilon_high=4e-4), rng=0)
+    assert token.clip_low.mean() + token.clip_high.mean() > 0
+    assert gspo.clip_low.mean() + gspo.clip_high.mean() > 3 * (token.clip_low.mean() + token.clip_high.mean())
+    assert np.all((gspo.clip_low >= 0) & (gspo.clip_high <= 1))
 
 
 @pytest.mark.parametrize("G", [2, 5, 8, 16])

@@ -318,16 +318,18 @@ def dynamic_sampling_panel(runs: Mapping[str, Run], value: Optional[str] = None)
 # ---------------------------------------------------------------------------------------------
 
 def gspo_panel(runs: Mapping[str, Run], value: Optional[str] = None):
-    """Panel: share of tokens clipped (below and above), and accuracy, for token- and
-    sequence-level importance ratios; toggle: which run is coloured."""
+    """Panel: clip fractions as TRL logs them (share of tokens, or of completions at sequence
+    level, clipped below and above), and accuracy, for token- and sequence-level importance ratios;
+    toggle: which run is coloured."""
     def status(name: str, run: Run) -> str:
-        return (f"{name}: {100 * run.clip_low.mean():.1f}% of tokens clipped below, "
+        unit = "completions" if run.variant.importance_sampling_level == "sequence" else "tokens"
+        return (f"{name}: {100 * run.clip_low.mean():.1f}% of {unit} clipped below, "
                 f"{100 * run.clip_high.mean():.1f}% above (mean over training); accuracy at the end "
                 f"{run.accuracy[-1]:.2f}")
 
     plots = [Plot([Series("clipped below (A < 0)", _per_batch("clip_low")),
                    Series("clipped above (A > 0)", _per_batch("clip_high"), "--")],
-                  ylabel="share of tokens clipped"),
+                  ylabel="share clipped (tokens or completions)"),
              Plot([Series("P(right)", _curve("accuracy"))], ylabel="accuracy (exact)", ylim=(0, 1))]
     view = RunsView(runs, plots, status, value)
     names = list(runs)
