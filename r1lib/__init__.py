@@ -16,7 +16,8 @@ Every formula of the notebooks lives here once:
 - ``grpo_loss``: TRL's GRPO-family loss and its exact gradient (Dr. GRPO, DAPO, GSPO, CISPO, the
   KL choices), DAPO's overlong penalty and dynamic sampling;
 - ``grpo``: group advantages, the clipped surrogate and the GRPO objective; ``grpo_toy``: a toy
-  R1-style task trained with GRPO (notebook 04);
+  R1-style task trained with GRPO (notebook 04); ``length_toy``: a toy with free output length,
+  trained with ``grpo_loss``'s switches (notebook 05);
 - ``r1_recipe``: the R1 pipeline in miniature, from a base policy to a distilled student, with a
   reward-hacking loop (notebook 06).
 
@@ -26,7 +27,7 @@ Every formula of the notebooks lives here once:
 not imported here, so the numeric core needs only NumPy. The teaching modules (``distill_train``,
 ``eval_sim``, ``kl_studies``, ``grpo_toy``) are used as namespaces: ``from r1lib import kl_studies``.
 """
-from . import distill_train, eval_sim, exercises, grpo_toy, kl_studies, r1_recipe
+from . import distill_train, eval_sim, exercises, grpo_toy, kl_studies, length_toy, r1_recipe
 from .answers import GRADERS, extract_answer, is_correct, normalize_answer, parse_answer
 from .distillation import distillation_grad, distillation_loss
 from .divergence import generalized_jsd, kl_divergence, kl_from_logits
@@ -61,5 +62,5 @@ __all__ = [
     "grpo_loss", "grpo_loss_grad", "grpo_loss_and_grad", "clip_fractions", "overlong_penalty", "dynamic_sampling_mask",
     "drop_constant_groups",
     # teaching modules, used as namespaces; graded exercises (r1lib.exercises.check)
-    "distill_train", "eval_sim", "kl_studies", "grpo_toy", "r1_recipe", "exercises",
+    "distill_train", "eval_sim", "kl_studies", "grpo_toy", "length_toy", "r1_recipe", "exercises",
 ]
