@@ -343,6 +343,24 @@ def grade(text: str, gold: Any, *, grader: str = "auto",
     return Grade(bool(correct), answer, status)
 
 
+_OPEN, _CLOSE = "<think>", "</think>"
+
+
+def _final_text(text: str) -> str:
+    """What both graders read of an output, as a shorter string they read the same way.
+
+    Both look only after the last ``</think>`` and give "no answer" to a ``<think>`` that never
+    closes. So the reasoning can be cut off here, in C-speed string operations, before the output
+    is hashed, cached and sent to a worker: real reasoning is thousands of tokens, the answer a
+    line. Equal final parts with equal golds are then graded once, whatever the reasoning was.
+    """
+    close = text.rfind(_CLOSE)
+    if close >= 0:
+        tail = text[close + len(_CLOSE):]
+        return text if _OPEN in tail else tail  # "<think>" after the last close: keep as is
+    return _OPEN if _OPEN in text else text     # never closed: the same verdict, in 7 characters
+
+
 def default_workers() -> int:
     """One worker per usable core (``os.sched_getaffinity`` where it exists)."""
     try:
@@ -372,7 +390,8 @@ def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "aut
     Returns
     -------
     list of Grade
-        In the order of ``texts``. A gold the grader cannot read gives status ``"bad_gold"`` (the
+        In the order of ``texts``. Outputs are compared and cached by what the graders read of
+        them: the text after the last ``</think>``. A gold the grader cannot read gives status ``"bad_gold"`` (the
         caller decides: :func:`grade` raises, ``r1-score`` reports the line).
     """
     if len(texts) != len(golds):
@@ -388,7 +407,8 @@ def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "aut
             raise TypeError(f"texts[{i}] must be a str, got {_describe(t)}")
     gold_texts = [g if type(g) is str else _gold_text(g) for g in golds]
     index: dict = {}
-    positions = [index.setdefault(pair, len(index)) for pair in zip(texts, gold_texts)]
+    positions = [index.setdefault(pair, len(index))
+                 for pair in zip(map(_final_text, texts), gold_texts)]
     unique = list(index)
     if chosen == "builtin" and (workers == 1 or len(unique) < 5000):
         from ._grading_worker import builtin_verdict  # same code as in the workers

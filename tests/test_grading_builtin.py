@@ -226,3 +226,22 @@ def test_structured_canonical_forms_are_fixed_points(text):
     value = normalize_answer(text)
     if isinstance(value, str):
         assert normalize_answer(value) == value
+
+
+THINKY = st.lists(st.sampled_from(["<think>", "</think>", "<answer>", "</answer>", r"\boxed{1}",
+                                   r"\boxed{2", "the answer is 3", "$4$", "x", " ", "\n"]),
+                  max_size=12).map("".join)
+
+
+@given(st.one_of(THINKY, st.text(max_size=80)))
+@settings(max_examples=1500, deadline=None)
+def test_cutting_the_reasoning_before_grading_changes_nothing(text):
+    """grade_many hashes, caches and ships only what the graders read (r1lib.grading._final_text)."""
+    from r1lib.answers import _after_reasoning
+    from r1lib.grading import _final_text
+
+    short = _final_text(text)
+    assert len(short) <= max(len(text), len("<think>"))
+    assert _after_reasoning(short) == _after_reasoning(text)   # the part both graders read
+    assert extract_answer(short, lenient=True) == extract_answer(text, lenient=True)
+    assert extract_answer(short) == extract_answer(text)
