@@ -98,6 +98,8 @@ def read_samples(path: str, *, problem_field: str = "problem_id", output_field: 
     numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
     # Speed: one json.loads for the whole file. It is only trusted when it yields one object per
     # line; anything else (a bad line) goes through the line-by-line path for the exact message.
+    # (Fooling the count takes a line broken inside a string that the next line completes *and*
+    # two objects on another line; such a file would be read as the objects it spells.)
     records: Optional[list] = None
     try:
         parsed = json.loads("[" + ",".join(lines[i - 1] for i in numbers) + "]")
