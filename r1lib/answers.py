@@ -147,6 +147,7 @@ _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
 # The no-box fallbacks look at the end of the output only: the final answer is there, and it
 # bounds the work of the lazy regular expressions on adversarial text.
 _TAIL_CHARS = 4000
+_BARE_CHARS = 40  # the longest whole final part read as a bare number
 
 
 def _math_span(text: str, last: bool) -> Optional[str]:
@@ -188,7 +189,15 @@ def _lenient(segment: str, from_tag: bool) -> Optional[str]:
     span = _math_span(tail, last=True)
     if span is not None and span.strip():
         return span.strip()
-    return (segment.strip() or None) if from_tag else None
+    whole = segment.strip()
+    if from_tag:
+        return whole or None
+    # A bare number as the whole final part ("7,425,000", "28 percent", "\frac{10}{9}"): the
+    # answer. Only numbers, so that "I am not sure." stays "no answer".
+    if 0 < len(whole) <= _BARE_CHARS and "\n" not in whole \
+            and isinstance(normalize_answer(whole), Fraction):
+        return whole
+    return None
 
 
 def extract_answer(text: str, *, lenient: bool = False) -> Optional[str]:
@@ -217,7 +226,9 @@ def extract_answer(text: str, *, lenient: bool = False) -> Optional[str]:
     - No box: the answer after the last "final answer is", "the answer is" or "Answer:" (its
       ``$...$`` if it starts with one, else up to the end of the sentence); failing that, the last
       ``$...$``, ``$$...$$``, ``\(...\)`` or ``\[...\]``; failing that, inside ``<answer>`` tags,
-      the whole tag content. The fallbacks look at the last 4000 characters only.
+      the whole tag content, and otherwise the whole final part when it is one short line (at
+      most 40 characters) that reads as a number ("7,425,000", "28 percent"). The fallbacks look
+      at the last 4000 characters only.
 
     Parameters
     ----------

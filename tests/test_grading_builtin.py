@@ -245,3 +245,19 @@ def test_cutting_the_reasoning_before_grading_changes_nothing(text):
     assert _after_reasoning(short) == _after_reasoning(text)   # the part both graders read
     assert extract_answer(short, lenient=True) == extract_answer(text, lenient=True)
     assert extract_answer(short) == extract_answer(text)
+
+
+# Where the builtin grader parts from math-verify's expected verdicts, and why: it has no algebra.
+NEEDS_ALGEBRA = {("$10$", "Answer \\( (9+1) \\)"),                       # 9 + 1 evaluated
+                 ("$10/9$", "Answer $ \\frac{1}{2} \\$ = \\frac{10}{9} $")}  # the last "=" of a chain
+
+
+def test_builtin_agrees_with_math_verify_s_suite_except_where_algebra_is_needed():
+    from grading_cases import MV_SUITE
+
+    disagree = set()
+    for gold, output, verdict in MV_SUITE:
+        got = is_correct(output, gold.strip("$"), grader="builtin")
+        if got is not verdict:
+            disagree.add((gold, output))
+    assert disagree == NEEDS_ALGEBRA
