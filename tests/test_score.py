@@ -252,3 +252,21 @@ def test_statistics_module_agrees_on_the_se():
     rates = [float(Fraction(sum(a == g for a in ans), len(ans))) for g, ans in DESIGN]
     est = r1lib.pass_at_1([len(a) for _, a in DESIGN], [sum(a == g for a in ans) for g, ans in DESIGN])
     assert est.se == pytest.approx(statistics.stdev(rates) / math.sqrt(len(rates)))
+
+
+def test_progress_bar_on_a_terminal_only(samples_file, capsys, monkeypatch):
+    """tqdm draws on stderr when it is a terminal; piped or --no-progress, stderr stays clean."""
+    pytest.importorskip("tqdm")
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert score.main([str(samples_file), "--grader", "builtin", "--json", "--workers", "1"]) == 0
+    assert "grading" in terminal.getvalue() and "output" in terminal.getvalue()
+    monkeypatch.undo()
+    assert score.main([str(samples_file), "--grader", "builtin", "--json", "--workers", "1"]) == 0
+    assert "grading:" not in capsys.readouterr().err
