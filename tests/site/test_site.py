@@ -153,8 +153,12 @@ def test_page_renders_offline(site, browser, page_name):
             images: [...document.images].map(i => [i.naturalWidth, (i.src || '').slice(0, 60)]),
             math: document.querySelectorAll('.MathJax_CHTML, .mjx-chtml').length,
             mathErrors: document.querySelectorAll('.MathJax_Error, merror, .mjx-merror').length,
-            rawDisplayMath: [...document.querySelectorAll('.jp-MarkdownOutput')]
-                .filter(e => /\\$\\$|\\\\frac|\\\\begin\\{/.test(e.innerText)).length,
+            // TeX left as text in prose (code spans, which show TeX on purpose, are left out)
+            rawDisplayMath: [...document.querySelectorAll('.jp-MarkdownOutput')].filter(e => {
+                const prose = e.cloneNode(true);
+                prose.querySelectorAll('code, pre, script').forEach(c => c.remove());
+                return /\\$\\$|\\\\frac|\\\\begin\\{/.test(prose.textContent);
+            }).length,
             panels: document.querySelectorAll('.r1-panel').length,
             panelFigures: [...document.querySelectorAll('.r1-panel')].map(
                 p => [...p.querySelectorAll('.r1-figure img')].filter(i => i.naturalWidth > 0).length),
