@@ -23,9 +23,11 @@ Every formula of the notebooks lives here once:
 
 ``exercises``: the graded exercises of every notebook (``r1lib.exercises.check("02.1", answer)``).
 
-``plotting``, ``widgets`` and the ``figures`` package (figure style, slider panels) import matplotlib/ipywidgets and are
-not imported here, so the numeric core needs only NumPy. The teaching modules (``distill_train``,
-``eval_sim``, ``kl_studies``, ``grpo_toy``) are used as namespaces: ``from r1lib import kl_studies``.
+``plotting``, ``widgets`` and the ``figures`` package (figure style, slider panels, one figure
+module per notebook) import matplotlib/ipywidgets and are not imported here, so the numeric core
+needs only NumPy. The teaching modules (``distill_train``, ``eval_sim``, ``kl_studies``,
+``grpo_toy``, ``length_toy``, ``r1_recipe``) are used as namespaces: ``from r1lib import kl_studies``.
+Imports point down the layers: figures -> teaching modules (labs) -> core.
 """
 from . import distill_train, eval_sim, exercises, grpo_toy, kl_studies, length_toy, r1_recipe
 from .answers import GRADERS, extract_answer, is_correct, normalize_answer, parse_answer

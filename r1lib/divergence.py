@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import broadcast_pair, check_axis, common_float_dtype, float_array, positive_scalar
+from ._validation import broadcast_pair, check_axis, common_float_dtype, float_array
 from .softmax import log_softmax
 
 __all__ = ["kl_divergence", "kl_from_logits", "generalized_jsd"]

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
 from ._validation import _describe, check_option
-from .answers import GRADERS, _gold_value, builtin_grade, _check_str
+from .answers import GRADERS, builtin_grade, _check_str
 
 __all__ = ["Grade", "grade", "grade_many", "resolve_grader", "math_verify_available",
            "DEFAULT_TIME_LIMIT", "GRADERS"]

@@ -31,7 +31,6 @@ the GRPO per-token objective and its gradient come from :mod:`r1lib.grpo`.
 from __future__ import annotations
 
 import numbers
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Optional, Union

@@ -198,7 +198,7 @@ def maj_at_k(answers: Sequence[Hashable], gold: Hashable, k: ArrayLike,
     for idx, a in enumerate(items):
         positions.setdefault(a, []).append(idx)
     gold_pos = positions.pop(gold, [])
-    n_none = len(positions.pop(None, []))
+    positions.pop(None, None)  # "no answer" is never a class that can win the vote
     n_gold = len(gold_pos)
     if n_gold == 0:
         out = np.zeros(k_arr.shape)

@@ -4,7 +4,6 @@ every control works at its extremes without a warning; callbacks stay under 100 
 static figures plot what their docstrings say. Also the lab's two-mode teacher they draw."""
 from __future__ import annotations
 
-import io
 import math
 import statistics
 import warnings
@@ -16,6 +15,7 @@ pytest.importorskip("ipywidgets")
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
+from figtools import left_of_axes, pixels  # noqa: E402
 from r1lib import distill_train as dt  # noqa: E402
 from r1lib.figures import distillation as fd  # noqa: E402
 
@@ -38,20 +38,6 @@ def kl(p, q):
     safe = np.where(p > 0, p, 1.0)
     with np.errstate(divide="ignore"):  # q = 0 < p: the divergence is +inf, as it should be
         return np.sum(np.where(p > 0, p * (np.log(safe) - np.log(np.where(p > 0, q, 1.0))), 0.0), axis=-1)
-
-
-def _pixels(fig) -> np.ndarray:
-    """The panel's PNG as the notebook gets it (through the BlitCanvas), decoded."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, facecolor="white")
-    buf.seek(0)
-    return matplotlib.image.imread(buf, format="png")
-
-
-def _left_of_axes(fig, img) -> np.ndarray:
-    """The strip left of the first axes (y label and tick labels), which no update may touch."""
-    x0 = int(fig.axes[0].get_window_extent().x0)
-    return img[:, : max(1, x0 - 2)]
 
 
 def _exercise(panel, passes=3):
@@ -107,7 +93,7 @@ def test_two_mode_gaussian_rejects_bad_input(args, exc, match):
 def test_temperature_view_update_moves_bars_labels_title_and_dot_only():
     panel = fd.temperature_panel(Z_DOG, CLASSES)
     view = panel.view
-    first = _pixels(view.fig)
+    first = pixels(view.fig)
     curve = view.fig.axes[1].lines[0].get_ydata().copy()
     _, status = view.draw(5.0)
     p = softmax(Z_DOG, 5.0)
@@ -118,11 +104,11 @@ def test_temperature_view_update_moves_bars_labels_title_and_dot_only():
     assert view.title.get_text() == "Teacher's soft labels at T = 5"
     assert f"p(wolf)/p(banana) = {math.exp(7.0 / 5.0):.3g}" in status and f"H = {H:.3f}" in status
     assert np.array_equal(view.fig.axes[1].lines[0].get_ydata(), curve)  # the entropy curve is static
-    moved = _pixels(view.fig)
+    moved = pixels(view.fig)
     assert not np.array_equal(first, moved)
-    assert np.array_equal(_left_of_axes(view.fig, first), _left_of_axes(view.fig, moved))
+    assert np.array_equal(left_of_axes(view.fig, first), left_of_axes(view.fig, moved))
     view.draw(1.0)
-    assert np.array_equal(_pixels(view.fig), first)  # back to the start: the same picture
+    assert np.array_equal(pixels(view.fig), first)  # back to the start: the same picture
 
 
 def test_temperature_view_entropy_curve_rises_from_0_to_log_K():
@@ -160,7 +146,7 @@ def family():
 
 def test_modes_view_update_shows_the_brute_force_fits(family):
     view = fd.modes_panel(family).view
-    first = _pixels(view.fig)
+    first = pixels(view.fig)
     _, status = view.draw(4.0, 0.7)
     x = family.support
     dens = 0.7 * np.exp(-0.5 * (x + 2) ** 2) + 0.3 * np.exp(-0.5 * (x - 2) ** 2)
@@ -176,11 +162,11 @@ def test_modes_view_update_shows_the_brute_force_fits(family):
         assert np.allclose(kl_line.get_ydata(), div.min(axis=1), rtol=1e-9)
         assert f"mean {family.means[i]:+.1f}, std {family.stds[j]:.2f}" in status
     assert [ax.get_ylim() for ax in view.fig.axes] == [ax.get_ylim() for ax in fd.modes_panel(family).view.fig.axes]
-    moved = _pixels(view.fig)
+    moved = pixels(view.fig)
     assert not np.array_equal(first, moved)
-    assert np.array_equal(_left_of_axes(view.fig, first), _left_of_axes(view.fig, moved))
+    assert np.array_equal(left_of_axes(view.fig, first), left_of_axes(view.fig, moved))
     view.draw(6.0, 0.6)
-    assert np.array_equal(_pixels(view.fig), first)
+    assert np.array_equal(pixels(view.fig), first)
 
 
 def test_modes_view_curves_never_reach_the_static_legends(family):
@@ -215,7 +201,7 @@ def test_gradient_view_update_moves_the_T2_bars_and_dots_only():
     lm_heights = [b.get_height() for b in lm_bars]
     d = Z_STUDENT - Z_DOG
     assert np.allclose(lm_heights, (d - d.mean()) / 6, rtol=1e-12)  # logit matching: static
-    first = _pixels(view.fig)
+    first = pixels(view.fig)
     _, status = view.draw(3.0)
     g = 3.0 * (softmax(Z_STUDENT, 3.0) - softmax(Z_DOG, 3.0))
     assert np.allclose([b.get_height() for b in view.bars], g, rtol=1e-12, atol=1e-15)
@@ -228,9 +214,9 @@ def test_gradient_view_update_moves_the_T2_bars_and_dots_only():
     assert f"of hard-label CE {ce:.3g}" in status
     lim = ax.get_ylim()  # one fixed scale that fits every T of the curves
     assert max(abs(b.get_height()) for b in view.bars) < lim[1] and lim[0] == -lim[1]
-    moved = _pixels(view.fig)
+    moved = pixels(view.fig)
     assert not np.array_equal(first, moved)
-    assert np.array_equal(_left_of_axes(view.fig, first), _left_of_axes(view.fig, moved))
+    assert np.array_equal(left_of_axes(view.fig, first), left_of_axes(view.fig, moved))
 
 
 def test_gradient_panel_extremes_and_speed():
@@ -266,7 +252,7 @@ def grid():
 
 def test_kd_grid_view_update_moves_box_curve_bars_and_dot(grid):
     view = fd.kd_grid_panel(grid, 0.978).view
-    first = _pixels(view.fig)
+    first = pixels(view.fig)
     _, status = view.draw(3.1, 0.8)  # nearest in log T: 4 (index 3); nearest alpha: 0.75 (index 3)
     assert view.box.get_xy() == (2.5, 2.5)
     m = grid.kd[:, 3].mean(-1)
@@ -277,11 +263,11 @@ def test_kd_grid_view_update_moves_box_curve_bars_and_dot(grid):
     assert view.dot.get_xdata()[0] == 4.0 and view.dot.get_ydata()[0] == pytest.approx(m[3])
     assert view.title.get_text() == "Accuracy versus T at α = 0.75"
     assert status.startswith(f"T = 4, α = 0.75: KD student {m[3]:.1%}")
-    moved = _pixels(view.fig)
+    moved = pixels(view.fig)
     assert not np.array_equal(first, moved)
-    assert np.array_equal(_left_of_axes(view.fig, first), _left_of_axes(view.fig, moved))
+    assert np.array_equal(left_of_axes(view.fig, first), left_of_axes(view.fig, moved))
     view.draw(8.0, 0.5)
-    assert np.array_equal(_pixels(view.fig), first)
+    assert np.array_equal(pixels(view.fig), first)
 
 
 def test_kd_grid_panel_sliders_span_the_grid_and_extremes_and_speed(grid):

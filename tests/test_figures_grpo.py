@@ -3,7 +3,6 @@
 its extremes without a warning; callbacks stay under 100 ms median."""
 from __future__ import annotations
 
-import io
 import math
 import statistics
 import warnings
@@ -15,6 +14,7 @@ pytest.importorskip("ipywidgets")
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
+from figtools import drive, left_of_axes, pixels  # noqa: E402
 import r1lib.grpo_toy as toy  # noqa: E402
 from r1lib.figures import grpo as fg  # noqa: E402
 from r1lib.grpo import clipped_surrogate, group_advantages  # noqa: E402
@@ -34,45 +34,18 @@ def runs():
             for b in (0.0, 0.2) for G in (2, 4)}
 
 
-def _pixels(fig) -> np.ndarray:
-    """The panel's PNG as the notebook gets it (through the BlitCanvas), decoded."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, facecolor="white")
-    buf.seek(0)
-    return matplotlib.image.imread(buf, format="png")
-
-
-def _left_of_axes(fig, img) -> np.ndarray:
-    """The strip left of the first axes (y label and tick labels), which no update may touch."""
-    x0 = int(fig.axes[0].get_window_extent().x0)
-    return img[:, : max(1, x0 - 2)]
-
-
-def _drive(panel, assignments):
-    """Set control values one after another; returns the update times (s)."""
-    before = len(panel.timings)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for name, value in assignments:
-            panel.controls[name].value = value
-    assert not panel.errors, panel.errors
-    return panel.timings[before:]
-
-
 def _exercise(panel):
     """Three passes of panel.exercise() (every control to its min, max and back); returns the
     update times of the first pass and the best of the three passes' medians (ms): the machine is
     shared, and a best-of-three median is what the panel costs when it is not pre-empted."""
-    medians = []
+    passes = []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for _ in range(3):
             before = len(panel.timings)
             panel.exercise()
-            times = panel.timings[before:]
-            medians.append(1000 * statistics.median(times))
-            first = first if len(medians) > 1 else times
-    return first, min(medians)
+            passes.append(panel.timings[before:])
+    return passes[0], min(1000 * statistics.median(times) for times in passes)
 
 
 # ---- the clip panel -------------------------------------------------------------------------
@@ -80,7 +53,7 @@ def _exercise(panel):
 def test_clip_view_update_moves_curve_band_and_eps_lines_only():
     panel = fg.clip_panel()
     view = panel.view
-    first = _pixels(view.fig)
+    first = pixels(view.fig)
     _, status = view.draw(0.35)
     for A, band, unclipped, curve, edges in view.parts:
         rho = view.RHO
@@ -92,11 +65,11 @@ def test_clip_view_update_moves_curve_band_and_eps_lines_only():
         assert [line.get_xdata()[0] for line in edges] == pytest.approx([0.65, 1.35])
     assert [ax.get_ylim() for ax in view.axes] == [(-2.2, 2.2)] * 2
     assert "1.35" in status and "0.65" in status
-    moved = _pixels(view.fig)
+    moved = pixels(view.fig)
     assert not np.array_equal(first, moved)
-    assert np.array_equal(_left_of_axes(view.fig, first), _left_of_axes(view.fig, moved))
+    assert np.array_equal(left_of_axes(view.fig, first), left_of_axes(view.fig, moved))
     view.draw(0.2)
-    assert np.array_equal(_pixels(view.fig), first)  # back to the start: the same picture
+    assert np.array_equal(pixels(view.fig), first)  # back to the start: the same picture
 
 
 def test_clip_panel_extremes_and_speed():
@@ -158,7 +131,7 @@ def test_advantages_panel_extremes_and_speed():
 def test_objective_view_update(study):
     view = fg.objective_panel(study).view
     dashed = view.ax1.lines[0].get_ydata().copy()
-    first = _pixels(view.fig)
+    first = pixels(view.fig)
     s, eps, beta = 0.62, 0.1, 0.3
     _, status = view.draw(s, eps, beta)
     k = int(np.argmin(np.abs(study.s - s)))
@@ -179,9 +152,9 @@ def test_objective_view_update(study):
     assert sorted(zip(view.clip_marks.get_ydata(), view.clip_marks.get_xdata())) == sorted(zip(*np.nonzero(hit)))
     assert f"{hit.sum()} of {study.mask.sum()} tokens clipped" in status
     assert np.array_equal(view.ax1.lines[0].get_ydata(), dashed)  # the unclipped curve is static
-    moved = _pixels(view.fig)
+    moved = pixels(view.fig)
     assert not np.array_equal(first, moved)
-    assert np.array_equal(_left_of_axes(view.fig, first), _left_of_axes(view.fig, moved))
+    assert np.array_equal(left_of_axes(view.fig, first), left_of_axes(view.fig, moved))
 
 
 def test_objective_panel_extremes_and_speed(study):
@@ -194,7 +167,7 @@ def test_objective_panel_extremes_and_speed(study):
 
 def test_training_view_shows_the_chosen_run(runs):
     view = fg.training_panel(runs, prompt=(3, 4), beta=0.0, G=2).view
-    first = _pixels(view.fig)
+    first = pixels(view.fig)
     _, status = view.draw(0.2, 4)
     run = runs[0.2, 4]
     assert np.array_equal(view.reward_line.get_ydata(), run.reward)
@@ -206,9 +179,9 @@ def test_training_view_shows_the_chosen_run(runs):
     p = toy.PROMPTS.index((3, 4))
     assert np.array_equal(view.answers_image.get_array(), run.answers[:, p, :].T)
     assert f"{run.reward[-1]:.2f}" in status
-    moved = _pixels(view.fig)
+    moved = pixels(view.fig)
     assert not np.array_equal(first, moved)
-    assert np.array_equal(_left_of_axes(view.fig, first), _left_of_axes(view.fig, moved))
+    assert np.array_equal(left_of_axes(view.fig, first), left_of_axes(view.fig, moved))
 
 
 def test_training_panel_every_run_and_speed(runs):
@@ -218,7 +191,7 @@ def test_training_panel_every_run_and_speed(runs):
     snake = [("G", 4), ("beta", 0.2), ("G", 2), ("beta", 0.0)]
     medians = []
     for _ in range(3):
-        times = _drive(panel, snake)
+        times = drive(panel, snake)
         assert len(times) == 4
         medians.append(1000 * statistics.median(times))
     assert min(medians) < BUDGET_MS

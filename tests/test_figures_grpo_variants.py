@@ -3,7 +3,6 @@ its records (checked against the run), changes the picture and the status line, 
 parts alone, raises no warning, and stays under 100 ms median."""
 from __future__ import annotations
 
-import io
 import statistics
 import warnings
 from dataclasses import replace
@@ -15,6 +14,7 @@ pytest.importorskip("ipywidgets")
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
+from figtools import pixels  # noqa: E402
 from r1lib import length_toy as toy  # noqa: E402
 from r1lib.figures import grpo_variants as fv  # noqa: E402
 
@@ -48,13 +48,6 @@ def _panels(runs):
             "kl": fv.kl_panel(runs["kl"])}
 
 
-def _pixels(fig) -> np.ndarray:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, facecolor="white")
-    buf.seek(0)
-    return matplotlib.image.imread(buf, format="png")
-
-
 def _cycle(panel):
     """Every option of the panel's toggle, then back to the first; returns the update times."""
     control = next(iter(panel.controls.values()))
@@ -79,7 +72,7 @@ def test_every_option_changes_picture_and_status_but_not_the_static_parts(runs, 
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             _, status = panel.view.draw(option)
-        img = _pixels(fig)
+        img = pixels(fig)
         seen_status.append(status)
         seen_pixels.append(img)
     assert len(set(seen_status)) == len(control.options), seen_status

@@ -3,7 +3,6 @@
 warning, the figures change with the controls, and callbacks stay under 100 ms median."""
 from __future__ import annotations
 
-import io
 import statistics
 import warnings
 
@@ -14,6 +13,7 @@ pytest.importorskip("ipywidgets")
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
+from figtools import drive, pixels  # noqa: E402
 from r1lib import r1_recipe as rc  # noqa: E402
 from r1lib.figures import recipe as fr  # noqa: E402
 
@@ -26,30 +26,13 @@ def pipe():
     return rc.run_pipeline(0)
 
 
-def _pixels(fig) -> np.ndarray:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, facecolor="white")
-    buf.seek(0)
-    return matplotlib.image.imread(buf, format="png")
-
-
-def _drive(panel, assignments):
-    before = len(panel.timings)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for name, value in assignments:
-            panel.controls[name].value = value
-    assert not panel.errors, panel.errors
-    return panel.timings[before:]
-
-
 def test_stage_panel_shows_each_stages_numbers(pipe):
     panel = fr.stage_panel(pipe.evaluations, stage="base", k=8)
     panel.show()
     view = panel.view
     seen = set()
     for stage in rc.STAGES:
-        _drive(panel, [("stage", stage), ("k", 16)])
+        drive(panel, [("stage", stage), ("k", 16)])
         ev = pipe.evaluations[stage]
         x, y = view.pass_line.get_data()
         np.testing.assert_allclose(y, 100 * ev.pass_k)
@@ -60,7 +43,7 @@ def test_stage_panel_shows_each_stages_numbers(pipe):
         status = panel.status.value
         assert stage in status and f"pass@1 = {100 * ev.pass1.value:.1f}" in status
         assert f"pass@16 = {100 * ev.pass_k[15]:.1f}" in status
-        seen.add(_pixels(view.fig).tobytes())
+        seen.add(pixels(view.fig).tobytes())
     assert len(seen) == len(rc.STAGES)   # a different figure for every stage
 
 
@@ -71,7 +54,7 @@ def test_crossover_panel_marks_the_crossover_and_counts_problems(pipe):
     base = pipe.evaluations["base"]
     for stage in RL_STAGES:
         for k in (1, 64):
-            _drive(panel, [("stage", stage), ("k", k)])
+            drive(panel, [("stage", stage), ("k", k)])
             ev = pipe.evaluations[stage]
             cross = rc.crossover_k(base, ev)
             x = view.cross_line.get_xdata()[0]
@@ -83,11 +66,11 @@ def test_crossover_panel_marks_the_crossover_and_counts_problems(pipe):
             np.testing.assert_allclose(offsets[:, 1] - view.jitter[:, 1], ev.pass_k_per_problem[:, k - 1],
                                        atol=1e-12)
     # the crossover: at k = 1 R1-Zero is ahead of the base, at k = 64 behind
-    _drive(panel, [("stage", "R1-Zero"), ("k", 1)])
-    img1 = _pixels(view.fig)
+    drive(panel, [("stage", "R1-Zero"), ("k", 1)])
+    img1 = pixels(view.fig)
     assert "the base catches up at k =" in panel.status.value
-    _drive(panel, [("k", 64)])
-    assert not np.array_equal(img1, _pixels(view.fig))
+    drive(panel, [("k", 64)])
+    assert not np.array_equal(img1, pixels(view.fig))
 
 
 @pytest.mark.parametrize("make", ["stage", "crossover"])
@@ -98,7 +81,7 @@ def test_panels_at_their_extremes_are_fast(pipe, make):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = panel.exercise()
-        times = _drive(panel, [("stage", s) for s in panel.controls["stage"].options]
+        times = drive(panel, [("stage", s) for s in panel.controls["stage"].options]
                        + [("k", k) for k in (2, 4, 32, 64, 1)])
     assert result["updates"] >= 2
     assert 1000 * statistics.median(times) < BUDGET_MS, times

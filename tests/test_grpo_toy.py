@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 
-from r1lib.grpo_toy import (ANSWERS, BOS, END_THINK, MAX_LEN, PROMPTS, STEP, THINK, VOCAB,
+from r1lib.grpo_toy import (BOS, END_THINK, MAX_LEN, PROMPTS, STEP, THINK, VOCAB,
                             ToyPolicy, accuracy_reward, answers_of, base_policy, exact_stats,
                             format_reward, policy_gradient, render, sample, token_logp,
                             toy_objective, total_reward, train_grpo)

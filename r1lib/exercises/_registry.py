@@ -41,6 +41,18 @@ def call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     return out
 
 
+def as_array(got: Any, what: str, shape: tuple, note: str = "") -> np.ndarray:
+    """The learner's result as a float array of ``shape``, else :class:`Wrong` naming the case
+    (``note`` says what the shape means, e.g. "one value per token")."""
+    try:
+        arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        raise Wrong(f"{what}: expected an array of numbers, got {type(got).__name__}") from None
+    if arr.shape != shape:
+        raise Wrong(f"{what}: expected shape {shape}{note}, got shape {arr.shape}")
+    return arr
+
+
 def close(got: Any, expected: Any, what: str, rtol: float = 1e-9, atol: float = 1e-12) -> None:
     """Raise :class:`Wrong` unless ``got`` matches ``expected`` in shape and value.
 

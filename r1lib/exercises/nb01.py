@@ -20,7 +20,7 @@ import numpy as np
 from ..distillation import distillation_grad, distillation_loss
 from ..divergence import kl_from_logits
 from ..softmax import softmax
-from ._registry import Wrong, call, close, exercise
+from ._registry import Wrong, as_array, call, close, exercise
 
 # The notebook's example: a teacher's logits for a photo of a dog, and a student that prefers wolf.
 Z_DOG = np.array([6.0, 4.0, 2.5, 0.5, -1.5, -3.0])
@@ -41,15 +41,6 @@ def _quiet_call(fn, *args):
         return call(fn, *[a.copy() if isinstance(a, np.ndarray) else a for a in args])
 
 
-def _array(got, what: str, shape: tuple) -> np.ndarray:
-    try:
-        arr = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        raise Wrong(f"{what}: expected an array of numbers, got {type(got).__name__}") from None
-    if arr.shape != shape:
-        raise Wrong(f"{what}: expected shape {shape}, got shape {arr.shape}")
-    return arr
-
 
 def _matches(got: np.ndarray, other) -> bool:
     other = np.asarray(other, dtype=float)
@@ -68,7 +59,7 @@ def _matches(got: np.ndarray, other) -> bool:
 def _check_softmax(answer):
     for T in (1.0, 4.0, 0.5):
         what = f"the dog logits {list(Z_DOG)} at T = {T}"
-        got = _array(_quiet_call(answer, Z_DOG, T), what, Z_DOG.shape)
+        got = as_array(_quiet_call(answer, Z_DOG, T), what, Z_DOG.shape)
         if T != 1.0 and _matches(got, softmax(Z_DOG, 1.0)):
             raise Wrong(f"{what}: this is the softmax at T = 1; the temperature is ignored")
         if T != 1.0 and _matches(got, softmax(Z_DOG * T)):
@@ -77,19 +68,19 @@ def _check_softmax(answer):
         close(got, softmax(Z_DOG, T), what)
     big = np.array([1000.0, 999.0, 998.0])
     what = "logits [1000, 999, 998] at T = 1"
-    got = _array(_quiet_call(answer, big, 1.0), what, big.shape)
+    got = as_array(_quiet_call(answer, big, 1.0), what, big.shape)
     if not np.all(np.isfinite(got)):
         raise Wrong(f"{what}: got inf or NaN: exp(1000) overflows; subtract the largest logit first "
                     "(the result is the same, because softmax ignores a constant shift)")
     close(got, softmax(big), what)
     masked = np.array([1.0, -np.inf, 0.0])
     what = "logits [1, -inf, 0] (the middle class masked) at T = 2"
-    got = _array(_quiet_call(answer, masked, 2.0), what, masked.shape)
+    got = as_array(_quiet_call(answer, masked, 2.0), what, masked.shape)
     if not np.all(np.isfinite(got)):
         raise Wrong(f"{what}: got NaN or inf; a masked class (-inf) must get probability exactly 0")
     close(got, softmax(masked, 2.0), what, atol=0.0)
     what = "a batch of 3 rows x 4 classes at T = 2 (one distribution per row)"
-    got = _array(_quiet_call(answer, Z_BATCH_T, 2.0), what, Z_BATCH_T.shape)
+    got = as_array(_quiet_call(answer, Z_BATCH_T, 2.0), what, Z_BATCH_T.shape)
     if not np.allclose(got.sum(axis=-1), 1.0, rtol=1e-9):
         raise Wrong(f"{what}: the rows do not each sum to 1; normalise over the class axis (the last "
                     "one) only, not over the whole array")
@@ -113,7 +104,7 @@ def _kl_plain(zp, zq, Tp, Tq):
 def _check_kl(answer):
     for T in (1.0, 3.0):
         what = f"teacher = the dog logits, student = {list(Z_STUDENT)}, T = {T}"
-        got = _array(_quiet_call(answer, Z_DOG, Z_STUDENT, T), what, ())
+        got = as_array(_quiet_call(answer, Z_DOG, Z_STUDENT, T), what, ())
         expected = kl_from_logits(Z_DOG, Z_STUDENT, T)
         if _matches(got, kl_from_logits(Z_STUDENT, Z_DOG, T)) and not _matches(got, expected):
             raise Wrong(f"{what}: this is KL(p_s || p_t), the reverse direction; distillation's KL "
@@ -127,7 +118,7 @@ def _check_kl(answer):
             raise Wrong(f"{what}: a KL divergence is never negative (Gibbs' inequality)")
         close(got, expected, what)
     what = "teacher logits [0, -50] (sure of class 0), student [-50, 0] (sure of class 1), T = 1"
-    got = _array(_quiet_call(answer, SURE_T, SURE_S, 1.0), what, ())
+    got = as_array(_quiet_call(answer, SURE_T, SURE_S, 1.0), what, ())
     if np.isfinite(got) and abs(float(got) - CLIP_CAP) < 0.05:
         raise Wrong(f"{what}: the divergence is capped at log(1e12) = {CLIP_CAP:.2f} nats: the "
                     "probabilities were clipped before the log; compute log-probabilities directly "
@@ -135,13 +126,13 @@ def _check_kl(answer):
     close(got, kl_from_logits(SURE_T, SURE_S), what)
     masked = (np.array([0.0, 1.0, -np.inf]), np.array([0.5, 0.0, 1.0]))
     what = "teacher logits [0, 1, -inf] (class 2 masked for the teacher), student [0.5, 0, 1], T = 2"
-    got = _array(_quiet_call(answer, *masked, 2.0), what, ())
+    got = as_array(_quiet_call(answer, *masked, 2.0), what, ())
     if not np.isfinite(got):
         raise Wrong(f"{what}: got NaN or inf; a class the teacher gives probability 0 contributes 0 "
                     "(0 log 0 = 0), whatever the student puts there")
     close(got, kl_from_logits(*masked, 2.0), what)
     what = "a batch of 3 rows x 4 classes, T = 2 (one divergence per row)"
-    got = _array(_quiet_call(answer, Z_BATCH_T, Z_BATCH_S, 2.0), what, (3,))
+    got = as_array(_quiet_call(answer, Z_BATCH_T, Z_BATCH_S, 2.0), what, (3,))
     close(got, kl_from_logits(Z_BATCH_T, Z_BATCH_S, 2.0), what)
     return "direction KL(p_t || p_s), T on both sides, a 50-nat divergence unclipped, a masked class, a batch"
 
@@ -156,7 +147,7 @@ def _check_kl(answer):
 def _check_distillation_loss(answer):
     for T in (2.0, 4.0, 0.5):
         what = f"teacher = the dog logits, student = {list(Z_STUDENT)}, T = {T}"
-        got = _array(_quiet_call(answer, Z_DOG, Z_STUDENT, T), what, ())
+        got = as_array(_quiet_call(answer, Z_DOG, Z_STUDENT, T), what, ())
         kl = float(kl_from_logits(Z_DOG, Z_STUDENT, T))
         expected = distillation_loss(Z_DOG, Z_STUDENT, T)
         if _matches(got, kl):
@@ -172,10 +163,10 @@ def _check_distillation_loss(answer):
                 raise Wrong(f"{what}: T was applied to {side} logits only; both are divided by T")
         close(got, expected, what)
     what = "a batch of 3 rows x 4 classes, T = 3 (one loss per row)"
-    got = _array(_quiet_call(answer, Z_BATCH_T, Z_BATCH_S, 3.0), what, (3,))
+    got = as_array(_quiet_call(answer, Z_BATCH_T, Z_BATCH_S, 3.0), what, (3,))
     close(got, distillation_loss(Z_BATCH_T, Z_BATCH_S, 3.0, reduction="none"), what)
     what = "teacher = student (the dog logits twice), T = 4"
-    close(_array(_quiet_call(answer, Z_DOG, Z_DOG, 4.0), what, ()), 0.0, what + ": the loss must be 0")
+    close(as_array(_quiet_call(answer, Z_DOG, Z_DOG, 4.0), what, ()), 0.0, what + ": the loss must be 0")
     return "the T^2 factor at T = 2, 4, 0.5, the direction, T on both sides, one loss per row"
 
 
@@ -190,7 +181,7 @@ def _check_distillation_loss(answer):
 def _check_distillation_grad(answer):
     for T in (2.0, 5.0, 0.5):
         what = f"teacher = the dog logits, student = {list(Z_STUDENT)}, T = {T}"
-        got = _array(_quiet_call(answer, Z_DOG, Z_STUDENT, T), what, Z_DOG.shape)
+        got = as_array(_quiet_call(answer, Z_DOG, Z_STUDENT, T), what, Z_DOG.shape)
         expected = distillation_grad(Z_DOG, Z_STUDENT, T)
         if _matches(got, -expected):
             raise Wrong(f"{what}: the sign is flipped; the gradient points uphill, towards a larger "
@@ -206,6 +197,6 @@ def _check_distillation_grad(answer):
                         "changes nothing, so the gradient has no component along (1, ..., 1)")
         close(got, expected, what)
     what = "a batch of 3 rows x 4 classes, T = 3 (one gradient row per example)"
-    got = _array(_quiet_call(answer, Z_BATCH_T, Z_BATCH_S, 3.0), what, Z_BATCH_T.shape)
+    got = as_array(_quiet_call(answer, Z_BATCH_T, Z_BATCH_S, 3.0), what, Z_BATCH_T.shape)
     close(got, distillation_grad(Z_BATCH_T, Z_BATCH_S, 3.0), what)
     return "T (p_s - p_t) at T = 2, 5, 0.5: sign, the factor T, rows summing to 0, a batch"

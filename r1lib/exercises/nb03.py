@@ -15,7 +15,7 @@ from ..divergence import kl_from_logits
 from ..kl_estimators import kl_k1, kl_k2, kl_k3
 from ..kl_studies import categorical_moments, expected_estimator_grads, gaussian_moments, kl_grads
 from ..softmax import log_softmax
-from ._registry import Wrong, call, close, exercise
+from ._registry import Wrong, as_array, call, close, exercise
 
 # Log-probabilities of four tokens under pi_theta and pi_ref: the reference likes some more and
 # some less than the policy, and one token is equally likely under both.
@@ -26,20 +26,12 @@ _LONG_LOGP = np.array([-812.0, -1530.5])
 _LONG_REF_LOGP = np.array([-809.5, -1533.0])
 
 
-def _array(value, what: str, shape: tuple) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise Wrong(f"{what}: expected an array of numbers, got {type(value).__name__}") from None
-    if arr.shape != shape:
-        raise Wrong(f"{what}: expected shape {shape} (one value per token), got shape {arr.shape}")
-    return arr
-
 
 def _three(out, case: str, shape: tuple) -> list[np.ndarray]:
     if not isinstance(out, (tuple, list)) or len(out) != 3:
         raise Wrong(f"{case}: expected a tuple (k1, k2, k3) of three arrays, got {type(out).__name__}")
-    return [_array(v, f"{case}, {name}", shape) for v, name in zip(out, ("k1", "k2", "k3"))]
+    return [as_array(v, f"{case}, {name}", shape, " (one value per token)")
+            for v, name in zip(out, ("k1", "k2", "k3"))]
 
 
 @exercise("03.1", title="k1, k2 and k3 from log-probabilities",

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..grpo import clipped_surrogate, group_advantages, grpo_objective
 from ..kl_estimators import kl_k3
-from ._registry import Wrong, call, close, exercise
+from ._registry import Wrong, as_array, call, close, exercise
 
 
 def _quiet_call(fn, *args):
@@ -26,15 +26,6 @@ def _quiet_call(fn, *args):
         warnings.simplefilter("ignore")
         return call(fn, *args)
 
-
-def _array(got, what: str, shape: tuple) -> np.ndarray:
-    try:
-        arr = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        raise Wrong(f"{what}: expected an array of numbers, got {type(got).__name__}") from None
-    if arr.shape != shape:
-        raise Wrong(f"{what}: expected shape {shape}, got shape {arr.shape}")
-    return arr
 
 
 def _matches(got: np.ndarray, other: np.ndarray) -> bool:
@@ -60,7 +51,7 @@ _ADV_CASES = [
                "are all equal carries no signal and must get advantages of exactly 0")
 def _check_group_advantages(answer):
     for what, rewards in _ADV_CASES:
-        got = _array(_quiet_call(answer, rewards.copy()), what, rewards.shape)
+        got = as_array(_quiet_call(answer, rewards.copy()), what, rewards.shape)
         expected = group_advantages(rewards, ddof=1, eps=0.0)
         if rewards.ndim == 2:
             pooled = (rewards - rewards.mean()) / rewards.std(ddof=1)
@@ -93,7 +84,7 @@ def _check_clipped_surrogate(answer):
     for A in (1.5, -0.7):
         for eps in (0.2, 0.1):
             what = f"A = {A:+}, eps = {eps}, ratios 0 ... 2"
-            got = _array(_quiet_call(answer, _RHO.copy(), A, eps), what, _RHO.shape)
+            got = as_array(_quiet_call(answer, _RHO.copy(), A, eps), what, _RHO.shape)
             if np.any(got > _RHO * A + 1e-12):
                 worst = _RHO[int(np.argmax(got - _RHO * A))]
                 raise Wrong(f"{what}: at rho = {worst:.2f} your value is above the unclipped rho*A; the "
@@ -103,7 +94,7 @@ def _check_clipped_surrogate(answer):
     rho = np.array([0.5, 0.9, 1.0, 1.3, 1.3, 0.5])
     adv = np.array([1.0, -1.0, 2.0, 1.0, -1.0, -2.0])
     what = "ratios [0.5, 0.9, 1.0, 1.3, 1.3, 0.5] with advantages [1, -1, 2, 1, -1, -2], eps = 0.2"
-    close(_array(_quiet_call(answer, rho.copy(), adv.copy(), 0.2), what, rho.shape),
+    close(as_array(_quiet_call(answer, rho.copy(), adv.copy(), 0.2), what, rho.shape),
           clipped_surrogate(rho, adv, 0.2), what)
     return "positive and negative advantages, two clip ranges, elementwise arrays"
 
@@ -127,8 +118,8 @@ def _kl_case(seed: int):
 def _check_kl_penalty(answer):
     logp, old, ref = _kl_case(4)
     what = "3 x 5 tokens with different current, old and reference log-probabilities"
-    got = _array(_quiet_call(answer, logp.copy(), old.copy(), ref.copy()), what, logp.shape)
-    moved = _array(_quiet_call(answer, logp - 0.3, old.copy(), ref.copy()),
+    got = as_array(_quiet_call(answer, logp.copy(), old.copy(), ref.copy()), what, logp.shape)
+    moved = as_array(_quiet_call(answer, logp - 0.3, old.copy(), ref.copy()),
                    "the same tokens after the current policy moved", logp.shape)
     if np.allclose(got, moved, rtol=1e-12, atol=0):
         raise Wrong("your penalty does not change when the current policy's logp changes: built from "
@@ -140,7 +131,7 @@ def _check_kl_penalty(answer):
     if np.any(got < -1e-12):
         raise Wrong(f"{what}: some values are negative; r - log r - 1 >= 0 for every r > 0")
     close(got, kl_k3(logp, ref), what)
-    same = _array(_quiet_call(answer, ref.copy(), old.copy(), ref.copy()),
+    same = as_array(_quiet_call(answer, ref.copy(), old.copy(), ref.copy()),
                   "current policy equal to the reference", ref.shape)
     close(same, np.zeros_like(ref), "current policy equal to the reference (the penalty must be 0)")
     return "k3 with r = pi_ref / pi_theta, zero at pi_theta = pi_ref, independent of pi_old"
@@ -174,7 +165,7 @@ def _objective_cases():
 def _check_grpo_objective(answer):
     for what, (logp, old, ref, adv, mask, eps, beta) in _objective_cases():
         got = _quiet_call(answer, logp.copy(), old.copy(), ref.copy(), adv.copy(), mask.copy(), eps, beta)
-        got = _array(got, what, ())
+        got = as_array(got, what, ())
         expected = grpo_objective(logp, old, ref, adv, mask, eps=eps, beta=beta)
         if np.isfinite(got) and not np.isclose(got, expected, rtol=1e-9, atol=1e-12):
             # Diagnose the usual slips from the per-token terms (as the library computes them).

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..grpo import group_advantages
 from ..grpo_loss import grpo_loss, grpo_loss_grad
-from ._registry import Wrong, call, close, exercise
+from ._registry import Wrong, as_array, call, close, exercise
 
 
 def _batch(seed: int, B: int = 5, T: int = 7, max_len: int = 10):
@@ -37,15 +37,6 @@ def _number(value, what: str) -> float:
         raise Wrong(f"{what}: expected one number (the scalar loss), got shape {arr.shape}")
     return float(arr)
 
-
-def _array(value, what: str, shape: tuple) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise Wrong(f"{what}: expected an array of numbers, got {type(value).__name__}") from None
-    if arr.shape != shape:
-        raise Wrong(f"{what}: expected shape {shape}, got shape {arr.shape}")
-    return arr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,7 +83,7 @@ def _check_sequence_ratio(answer) -> str:
     for seed in (511, 512):
         _, mask, logp, old, _ = _batch(seed)
         case = f"batch {seed - 510} (lengths {mask.sum(axis=1).tolist()})"
-        got = _array(call(answer, logp.copy(), old.copy(), mask.copy()), case, (len(logp),))
+        got = as_array(call(answer, logp.copy(), old.copy(), mask.copy()), case, (len(logp),))
         expected = _sequence_ratio_reference(logp, old, mask)
         token_product = np.exp(np.sum(np.where(mask, logp - old, 0.0), axis=1))
         if np.allclose(got, token_product) and not np.allclose(got, expected):
@@ -128,7 +119,7 @@ def _kl_grad_reference(kl: str) -> np.ndarray:
 def _check_kl_grad(answer) -> str:
     for kl in ("k1", "k2", "k3", "k3+"):
         case = f"kl={kl!r} on five tokens (one with logp == ref_logp)"
-        got = _array(call(answer, _KL_LOGP.copy(), _KL_REF.copy(), kl), case, _KL_LOGP.shape)
+        got = as_array(call(answer, _KL_LOGP.copy(), _KL_REF.copy(), kl), case, _KL_LOGP.shape)
         expected = _kl_grad_reference(kl)
         if np.allclose(got, -expected) and not np.allclose(got, expected):
             raise Wrong(f"{case}: the sign is flipped; the gradient must be positive where logp > ref_logp "
