@@ -98,9 +98,9 @@ def _kl_plain(zp, zq, Tp, Tq):
 
 
 @exercise("01.2", title="KL divergence from logits, in log space",
-          hint="KL(p_t || p_s) = sum_i p_t,i (log p_t,i - log p_s,i): the teacher's probabilities "
-               "weight the log-ratio; take both log-probabilities from a log-softmax of z / T (no "
-               "log of a clipped probability), and let classes with p_t,i = 0 contribute 0")
+          hint=("the teacher's probabilities weight the log-ratio (which distribution comes first in "
+                "KL(p_t || p_s)?); take both log-probabilities from a log-softmax of z / T, never the "
+                "log of a clipped probability, and let classes with p_t,i = 0 contribute 0"))
 def _check_kl(answer):
     for T in (1.0, 3.0):
         what = f"teacher = the dog logits, student = {list(Z_STUDENT)}, T = {T}"

@@ -35,8 +35,8 @@ def _three(out, case: str, shape: tuple) -> list[np.ndarray]:
 
 
 @exercise("03.1", title="k1, k2 and k3 from log-probabilities",
-          hint="Work with log r = ref_logp - logp (the reference on top) and never exponentiate a "
-               "whole log-probability: k1 = -log r, k2 = (log r)^2 / 2, k3 = (r - 1) - log r.")
+          hint=("Work with log r = ref_logp - logp (the reference on top) and never exponentiate a whole "
+                "log-probability; the three estimators are defined from log r in section 2."))
 def _check_estimators(answer) -> str:
     got = _three(call(answer, _LOGP.copy(), _REF_LOGP.copy()), "four tokens", _LOGP.shape)
     expected = [kl_k1(_LOGP, _REF_LOGP), kl_k2(_LOGP, _REF_LOGP), kl_k3(_LOGP, _REF_LOGP)]
@@ -109,8 +109,8 @@ def _check_sampling(answer) -> str:
 
 
 @exercise("03.3", title="k2's bias in the Gaussian example",
-          hint="With L = log r ~ N(-mu^2/2, mu^2): E[k2] = E[L^2]/2 = (Var L + (E L)^2)/2; the "
-               "bias is E[k2] minus the true KL mu^2/2.")
+          hint=("E[k2] = E[L^2] / 2 with L = log r, whose mean and variance the Gaussian section gives; "
+                "for any random variable, E[L^2] = Var L + (E L)^2. The bias is E[k2] minus the true KL."))
 def _check_k2_bias(answer) -> str:
     for mu in (0.1, 0.5, 1.0, 2.0, -1.5):
         got = call(answer, mu)

@@ -78,8 +78,8 @@ _RHO = np.linspace(0.0, 2.0, 41)
 
 
 @exercise("04.2", title="PPO's clipped surrogate",
-          hint="L = min(rho * A, clip(rho, 1 - eps, 1 + eps) * A), elementwise (np.minimum, np.clip); "
-               "it clips the ratio, never the advantage, and is never above rho * A")
+          hint=("elementwise (np.minimum, np.clip); the clip acts on the ratio, never on the advantage, "
+                "and the surrogate is never above rho * A"))
 def _check_clipped_surrogate(answer):
     for A in (1.5, -0.7):
         for eps in (0.2, 0.1):
@@ -112,9 +112,8 @@ def _kl_case(seed: int):
 
 
 @exercise("04.3", title="GRPO's per-token KL penalty",
-          hint="with r = pi_ref / pi_theta = exp(ref_logp - logp) per token, the penalty is "
-               "r - log r - 1 (DeepSeekMath eq. 4): the current policy in the denominator, the old "
-               "policy nowhere")
+          hint=("DeepSeekMath eq. 4, per token, from log-probabilities: which policy is on top of the "
+                "ratio, which one below, and which one appears nowhere?"))
 def _check_kl_penalty(answer):
     logp, old, ref = _kl_case(4)
     what = "3 x 5 tokens with different current, old and reference log-probabilities"

@@ -77,8 +77,8 @@ def _sequence_ratio_reference(logp: np.ndarray, old: np.ndarray, mask: np.ndarra
 
 
 @exercise("05.2", title="GSPO's sequence ratio",
-          hint="s_i = exp( (1/n_i) * sum over the real tokens of (logp - old_logp) ): the geometric mean "
-               "of the token ratios. Work in log space and leave the padding out of the sum and of n_i.")
+          hint=("the geometric mean of the token ratios, computed in log space (a product of thousands "
+                "of ratios would overflow or underflow); leave the padding out of the sum and out of n_i"))
 def _check_sequence_ratio(answer) -> str:
     for seed in (511, 512):
         _, mask, logp, old, _ = _batch(seed)

@@ -182,8 +182,8 @@ def _pooled_crossover(n: int, c_base: np.ndarray, c_rl: np.ndarray):
 # ---------------------------------------------------------------------------------------------
 
 @exercise("06.3", title="the SFT gradient of distillation on teacher samples",
-          hint="the mean over samples y of d log softmax(z)[y] / dz is mean(onehot(y)) - softmax(z); "
-               "it is a gradient to ascend (it raises the log-likelihood of the samples)")
+          hint=("for one sample y, d log softmax(z)[y] / dz is a one-hot vector minus something that does "
+                "not depend on y; then average over the samples. It is a gradient to ascend."))
 def _check_sft_grad(answer):
     gen = np.random.default_rng(63)
     cases = [
