@@ -388,7 +388,8 @@ def build(out: Path, timeout: int = 120, jobs: int = 2, only: list[str] | None =
     for i, page in enumerate(pages):
         nb = copy.deepcopy(nbs[page["source"]])
         if page.get("parent") is None:
-            nb = add_solution_links(nb, page["number"])
+            if page["has_solutions"]:
+                nb = add_solution_links(nb, page["number"])
             up = ""
         else:
             nb = add_solution_anchors(nb)
@@ -397,9 +398,8 @@ def build(out: Path, timeout: int = 120, jobs: int = 2, only: list[str] | None =
         dest = out / page["href"]
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(render(nb, pages, i, repo, up), encoding="utf-8")
-    index_pages = [dict(p, title=p["title"]) for p in pages]
     (out / "index.html").write_text(
-        render(index_notebook(index_pages, nbs, repo), [{"href": "index.html", "source": "",
+        render(index_notebook(pages, nbs, repo), [{"href": "index.html", "source": "",
                                                           "short": "index", "parent": None}], 0, repo, ""),
         encoding="utf-8")
     manifest = {"pages": [{"href": p["href"], "source": p["source"], "title": p["title"],
