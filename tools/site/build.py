@@ -35,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tools/: nbexec
 NOTEBOOKS = ROOT / "notebooks"
 ASSET_CACHE = ROOT / "build" / "site-assets"
 MATHJAX_CONFIG = "TeX-AMS_CHTML-full"  # our own pages: no need for the Safe extension
@@ -99,50 +100,6 @@ def install_assets(out: Path) -> None:
 
 # ------------------------------------------------------------------------------ execution
 
-def _short_polls(channel, step: float = 0.25) -> None:
-    """Make ``channel.get_msg`` wait in short polls instead of one long one.
-
-    Why: on this kind of machine (pyzmq 27, jupyter_client 8, asyncio) nbclient now and then sits
-    idle for a cell's whole time limit although the kernel has long replied, then carries on with
-    every output. The message is in the socket; the asyncio poll missed the wake-up of ZeroMQ's
-    edge-triggered descriptor, and only the final check at the end of the poll's timeout sees it.
-    A poll that ends every ``step`` seconds makes that final check often, so a missed wake-up
-    costs at most ``step`` seconds (measured here: notebook 02 sat out its full limit in 3 of 27
-    runs with nbclient as it is (the cell had finished, its outputs were all there), and in none of 20 runs
-    with short polls).
-    """
-    import queue
-
-    long_poll = channel.get_msg
-
-    async def get_msg(timeout: float | None = None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = step if deadline is None else min(step, max(0.0, deadline - time.monotonic()))
-            try:
-                return await long_poll(timeout=left)
-            except queue.Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-
-    channel.get_msg = get_msg
-
-
-def _client_class():
-    from nbclient import NotebookClient
-
-    class ShortPollClient(NotebookClient):
-        """nbclient with the shell and IOPub channels polled in short steps (see _short_polls)."""
-
-        async def async_start_new_kernel_client(self):
-            kc = await super().async_start_new_kernel_client()
-            _short_polls(kc.shell_channel)
-            _short_polls(kc.iopub_channel)
-            return kc
-
-    return ShortPollClient
-
-
 def execute(path: Path, timeout: int, retries: int = 1):
     """Run a notebook top to bottom in its own folder; return it with outputs and widget state.
 
@@ -152,10 +109,12 @@ def execute(path: Path, timeout: int, retries: int = 1):
     import nbformat
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    from nbexec import ShortPollClient
+
     last: Exception | None = None
     for attempt in range(retries + 1):
         nb = nbformat.read(path, as_version=4)
-        client = _client_class()(nb, timeout=timeout, kernel_name="python3",
+        client = ShortPollClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}},
                                 store_widget_state=True)
         started = time.perf_counter()
