@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["use_style", "COLORS", "new_figure", "BlitCanvas"]
+__all__ = ["use_style", "COLORS", "new_figure", "fixed_pair_figure", "BlitCanvas"]
 
 # Colour-blind-safe (Okabe-Ito) palette; names say the role a colour plays across notebooks.
 COLORS = {
@@ -58,6 +58,17 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 9.0, height: float
 
     use_style()
     return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+
+
+def fixed_pair_figure(width: float = 10.0, height: float = 3.6, bottom: float = 0.15,
+                      axes_height: float = 0.74):
+    """Two plots side by side at fixed positions (no layout engine), so that a slider panel's
+    layout never moves between updates and a BlitCanvas background stays valid."""
+    fig, axes = new_figure(2, width=width, height=height)
+    fig.set_layout_engine(None)
+    axes[0].set_position([0.065, bottom, 0.40, axes_height])
+    axes[1].set_position([0.575, bottom, 0.40, axes_height])
+    return fig, axes
 
 
 def _agg_canvas_class():

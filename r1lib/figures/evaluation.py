@@ -27,7 +27,7 @@ from .. import eval_sim
 from ..answers import extract_answer, normalize_answer
 from ..error_bars import mean_with_se, naive_se, pass_at_1
 from ..metrics import pass_at_k
-from ..plotting import COLORS, BlitCanvas, new_figure
+from ..plotting import COLORS, BlitCanvas, fixed_pair_figure, new_figure
 from ..widgets import Panel, int_slider
 
 __all__ = ["NoiseView", "StderrView", "PassAtKView", "VoteView", "VerdictView",
@@ -43,14 +43,6 @@ TIE_RULES = ("split", "wrong", "first")
 
 
 # ---------------------------------------------------------------------------- layout helpers
-
-def _panel_figure(width: float = 10.0, height: float = 3.6):
-    """Two plots at fixed positions: a slider panel's layout never moves between updates."""
-    fig, axes = new_figure(2, width=width, height=height)
-    fig.set_layout_engine(None)
-    axes[0].set_position([0.065, 0.15, 0.40, 0.74])
-    axes[1].set_position([0.575, 0.15, 0.40, 0.74])
-    return fig, axes
 
 
 def _fast_text(*axes, nbins: int = 4) -> None:
@@ -118,7 +110,7 @@ class NoiseView:
         self.jitter = rng.uniform(-0.3, 0.3, n_runs)          # vertical spread of the dots only
         self.half_one = self.half_width(1)
 
-        fig, (ax_h, ax_s) = _panel_figure()
+        fig, (ax_h, ax_s) = fixed_pair_figure()
         x1 = 100 * self.runs[:, 0]
         ax_h.scatter(x1, 1 + self.jitter, s=6, color=GREY, alpha=0.6)
         self.strip = ax_h.scatter(x1, self.jitter, s=6, color=BLUE, alpha=0.6)
@@ -209,7 +201,7 @@ class StderrView:
         self.shown = shown_reps
         self.rows = np.arange(shown_reps)
 
-        fig, (ax_f, ax_k) = _panel_figure(height=3.8)
+        fig, (ax_f, ax_k) = fixed_pair_figure(height=3.8)
         self.ax_f, self.ax_k = ax_f, ax_k
         self.ci_clustered = ax_f.hlines(self.rows + 0.2, 0, 1, color=BLUE, linewidth=1.5,
                                         label="clustered 95 % CI")
@@ -312,7 +304,7 @@ class PassAtKView:
         rng = np.random.default_rng(2) if rng is None else rng
         self.jitter = rng.uniform(-0.3, 0.3, n_runs)          # vertical spread of the dots only
 
-        fig, (ax_c, ax_r) = _panel_figure(height=3.8)
+        fig, (ax_c, ax_r) = fixed_pair_figure(height=3.8)
         ax_c.plot(k_grid, 100 * self.truth_curve, color=BLACK, linestyle="--",
                   label="truth: mean $1-(1-p_i)^k$")
         self.bars = ax_c.vlines([1], [0], [1], color=BLUE, linewidth=1)
@@ -409,7 +401,7 @@ class VoteView:
         k_max = next(iter(self.maj.values())).shape[1]
         k_grid = np.arange(1, k_max + 1)
 
-        fig, (ax_v, ax_q) = _panel_figure(height=3.8)
+        fig, (ax_v, ax_q) = fixed_pair_figure(height=3.8)
         self.lines = {}
         for ties, cv in self.curves.items():   # one band and line per rule, built once
             band = ax_v.fill_between(k_grid, 100 * (cv.value - Z95 * cv.se), 100 * (cv.value + Z95 * cv.se),

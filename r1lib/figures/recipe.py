@@ -20,7 +20,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from .. import r1_recipe
-from ..plotting import COLORS, BlitCanvas, new_figure
+from ..plotting import COLORS, BlitCanvas, fixed_pair_figure, new_figure
 from ..widgets import Panel, int_slider
 
 __all__ = ["StageView", "CrossoverView", "stage_panel", "crossover_panel", "training_figure",
@@ -31,14 +31,6 @@ BLUE, ORANGE, GREEN = COLORS["teacher"], COLORS["student"], COLORS["reference"]
 YELLOW, PINK, GREY, BLACK = COLORS["k1"], COLORS["k3"], COLORS["neutral"], COLORS["truth"]
 LOG2_TICKS = (1, 2, 4, 8, 16, 32, 64)
 
-
-def _panel_figure(width: float = 10.0, height: float = 3.7):
-    """Two plots at fixed positions, so that a panel's layout never moves between updates."""
-    fig, axes = new_figure(2, width=width, height=height)
-    fig.set_layout_engine(None)
-    axes[0].set_position([0.065, 0.14, 0.40, 0.66])
-    axes[1].set_position([0.575, 0.14, 0.40, 0.66])
-    return fig, axes
 
 
 def _log2_axis(ax, n: int) -> None:
@@ -88,7 +80,7 @@ class StageView:
         first = next(iter(self.evals.values()))
         self.n, self.ks = first.n, first.ks
         P = len(first.correct)
-        fig, (ax, ax_h) = _panel_figure()
+        fig, (ax, ax_h) = fixed_pair_figure(height=3.7, bottom=0.14, axes_height=0.66)
         ref = self.evals[reference]
         ax.plot(self.ks, 100 * ref.pass_k, color=GREY, ls="--", lw=1.5, label=f"{reference}: pass@k")
         self.bars = ax.vlines(self.ks, 0, 0, color=BLUE, lw=1, alpha=0.6)
@@ -165,7 +157,7 @@ class CrossoverView:
         P = len(self.base.correct)
         rng = np.random.default_rng(6) if rng is None else rng
         self.jitter = rng.uniform(-0.012, 0.012, (P, 2))   # display only: separates equal points
-        fig, (ax, ax_s) = _panel_figure()
+        fig, (ax, ax_s) = fixed_pair_figure(height=3.7, bottom=0.14, axes_height=0.66)
         ax.plot(self.ks, 100 * self.base.pass_k, color=GREY, lw=2, label=f"{base}")
         self.stage_line, = ax.plot([], [], color=BLUE, lw=2, label="chosen stage")
         self.cross_line = ax.axvline(1, color=PINK, lw=1.2, ls="--", label="base catches up")
