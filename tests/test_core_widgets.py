@@ -29,7 +29,9 @@ def test_panel_updates_and_records(capsys):
     panel.show()
     panel.controls["T"].value = 2.0
     assert calls[-1] == (pytest.approx(2.0), 4)
-    assert "T = 2" in panel.status.value and "ms" in panel.status.value
+    # the status line is the draw function's text, and nothing else (no timing for the learner)
+    assert panel.status.value == "T = 2, n = 4"
+    assert len(panel.timings) == 2 and all(t > 0 for t in panel.timings)
     stats = panel.exercise()
     # log slider min/max are the values themselves (0.1, 20), int slider 1 and 12
     seen_t = {round(t, 6) for t, _ in calls}
