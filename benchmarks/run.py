@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a plain checkout too
 
 import r1lib  # noqa: E402
-from r1lib import _kernels  # noqa: E402
+from r1lib import kernels  # noqa: E402
 from bench_grpo_loss import bench_grpo_loss  # noqa: E402  (issue 13; its own file, same machinery)
 from bench_grading import bench_grading  # noqa: E402  (issue 12: graders and r1-score)
 
@@ -150,13 +150,13 @@ def _scipy_special():
 @contextmanager
 def kernels_off():
     """The public functions' plain path (the formula as the notebooks teach it)."""
-    saved = _kernels.kl_from_logits_rows, _kernels.kl_k3_blocks
-    _kernels.kl_from_logits_rows = lambda *a, **k: None
-    _kernels.kl_k3_blocks = lambda *a, **k: None
+    saved = kernels.kl_from_logits_rows, kernels.kl_k3_blocks
+    kernels.kl_from_logits_rows = lambda *a, **k: None
+    kernels.kl_k3_blocks = lambda *a, **k: None
     try:
         yield
     finally:
-        _kernels.kl_from_logits_rows, _kernels.kl_k3_blocks = saved
+        kernels.kl_from_logits_rows, kernels.kl_k3_blocks = saved
 
 
 def torch_vs_r1lib(ours: Callable[[], Any], torch_fn: Callable[[], Any], rounds: int) -> dict[int, float]:
@@ -219,7 +219,7 @@ def bench_distillation(rounds: int) -> None:
     def ours_one_thread():  # like for like with the single-threaded floor
         with env_var("R1LIB_NUM_THREADS", "1"):
             return ours()
-    threads = _kernels.worker_threads(zt.shape[0], zt.size)
+    threads = kernels.worker_threads(zt.shape[0], zt.size)
 
     def floor():  # one np.exp pass over each of the two inputs, as a user writes it
         return np.exp(zt), np.exp(zs)

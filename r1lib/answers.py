@@ -29,7 +29,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Optional
 
-from ._validation import _describe
+from .validation import describe
 
 __all__ = ["extract_answer", "normalize_answer", "parse_answer", "is_correct", "GRADERS"]
 
@@ -49,7 +49,7 @@ _MAX_ANSWER_CHARS = 1000
 
 def _check_str(value: Any, name: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {_describe(value)}")
+        raise TypeError(f"{name} must be a str, got {describe(value)}")
     return value
 
 
@@ -244,7 +244,7 @@ def extract_answer(text: str, *, lenient: bool = False) -> Optional[str]:
     """
     _check_str(text, "text")
     if not isinstance(lenient, bool):
-        raise TypeError(f"lenient must be a bool, got {_describe(lenient)}")
+        raise TypeError(f"lenient must be a bool, got {describe(lenient)}")
     segment = _after_reasoning(text)
     if segment is None:
         return None
@@ -573,10 +573,10 @@ def parse_answer(text: str, *, lenient: bool = False) -> Optional[Hashable]:
 def _gold_value(gold: Any) -> Hashable:
     """The normalised gold answer; TypeError/ValueError naming ``gold`` when it is unusable."""
     if isinstance(gold, bool) or not isinstance(gold, (str, numbers.Rational)):
-        raise TypeError(f"gold must be a str, an integer or a Fraction, got {_describe(gold)}")
+        raise TypeError(f"gold must be a str, an integer or a Fraction, got {describe(gold)}")
     gold_value = normalize_answer(gold) if isinstance(gold, str) else Fraction(gold)
     if gold_value is None:
-        raise ValueError(f"gold has no answer after normalisation: {_describe(gold)}")
+        raise ValueError(f"gold has no answer after normalisation: {describe(gold)}")
     return gold_value
 
 

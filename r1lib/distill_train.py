@@ -55,7 +55,7 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _describe, check_option, float_array, nonneg_scalar, positive_scalar
+from .validation import describe, check_option, float_array, nonneg_scalar, positive_scalar
 from .distillation import distillation_grad, distillation_loss
 from .divergence import kl_divergence
 from .softmax import log_softmax, softmax
@@ -83,13 +83,13 @@ _HIDDEN = ("W1", "b1", "W2", "b2")
 def _generator(rng: Any) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                        f"got {_describe(rng)}")
+                        f"got {describe(rng)}")
     return rng
 
 
 def _count(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {_describe(value)}")
+        raise TypeError(f"{name} must be an integer, got {describe(value)}")
     if int(value) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {int(value)}")
     return int(value)
@@ -118,7 +118,7 @@ class _Model(NamedTuple):
 
 def _model(params: Any) -> _Model:
     if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict of arrays from init_params, got {_describe(params)}")
+        raise TypeError(f"params must be a dict of arrays from init_params, got {describe(params)}")
     keys = _LINEAR if set(params) == set(_LINEAR) else _HIDDEN if set(params) == set(_HIDDEN) else None
     if keys is None:
         raise ValueError(f"params must have the keys {_LINEAR} or {_HIDDEN}, got {tuple(params)}")
@@ -164,7 +164,7 @@ def _features(X: Any, model: _Model, name: str = "X") -> np.ndarray:
 def _labels(labels: Any, shape: tuple, n_classes: int, name: str = "labels") -> np.ndarray:
     """Integer class indices of shape ``shape[1:]`` (shared) or ``shape``; returned as ``shape``."""
     if isinstance(labels, (str, bytes)) or labels is None:
-        raise TypeError(f"{name} must be an integer array of class indices, got {_describe(labels)}")
+        raise TypeError(f"{name} must be an integer array of class indices, got {describe(labels)}")
     arr = np.asarray(labels)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must hold integer class indices, got dtype {arr.dtype}")
@@ -187,12 +187,12 @@ def _logits(logits: Any, name: str) -> np.ndarray:
 
 def _alpha(value: Any, n_models: int) -> np.ndarray:
     if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"alpha must be a real number in [0, 1] (or one per model), got {_describe(value)}")
+        raise TypeError(f"alpha must be a real number in [0, 1] (or one per model), got {describe(value)}")
     arr = float_array(value, "alpha")
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape != (n_models,)):
         raise ValueError(f"alpha must be a scalar or have shape ({n_models},), got {arr.shape}")
     if ((arr < 0) | (arr > 1)).any():
-        raise ValueError(f"alpha must be in [0, 1], got {_describe(value)}")
+        raise ValueError(f"alpha must be in [0, 1], got {describe(value)}")
     return np.broadcast_to(arr.astype(np.float64), (n_models,))
 
 
@@ -213,7 +213,7 @@ def _targets(shape: tuple, labels: Any, teacher_logits: Any, temperature: Any,
     if labels is not None:
         y = _labels(labels, (m, n), k)
     elif (a < 1.0).any():
-        raise ValueError(f"labels are required when alpha < 1 (alpha={_describe(alpha)} puts "
+        raise ValueError(f"labels are required when alpha < 1 (alpha={describe(alpha)} puts "
                          f"weight 1 - alpha on the hard-label cross-entropy)")
     if teacher_logits is not None:
         zt = _logits(teacher_logits, "teacher_logits")
@@ -222,7 +222,7 @@ def _targets(shape: tuple, labels: Any, teacher_logits: Any, temperature: Any,
                              f"per model) to match the student, got {zt.shape}")
         zt = np.broadcast_to(zt, (m, n, k))
     elif (a > 0.0).any():
-        raise ValueError(f"teacher_logits are required when alpha > 0 (alpha={_describe(alpha)})")
+        raise ValueError(f"teacher_logits are required when alpha > 0 (alpha={describe(alpha)})")
     return _Targets(y, zt, t, a)
 
 

@@ -19,7 +19,7 @@ from typing import Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import check_option, positive_scalar
+from .validation import check_option, positive_scalar
 from .divergence import kl_from_logits
 from .softmax import softmax
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import broadcast_pair, check_axis, common_float_dtype, float_array
+from .validation import broadcast_pair, check_axis, common_float_dtype, float_array
 from .softmax import log_softmax
 
 __all__ = ["kl_divergence", "kl_from_logits", "generalized_jsd"]
@@ -77,7 +77,7 @@ def kl_from_logits(p_logits: ArrayLike, q_logits: ArrayLike, temperature: float 
     # Speed: for float32/float64 arrays a blockwise kernel computes this same formula in cache
     # (~5x faster and no full-size temporaries on a (32, 152064) batch); it returns None for any
     # other or invalid input, which then takes the plain path below (it validates and raises).
-    from ._kernels import kl_from_logits_rows
+    from .kernels import kl_from_logits_rows
 
     fast = kl_from_logits_rows(p_logits, q_logits, temperature, axis)
     if fast is not None:

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _describe, check_axis, float_array, int_array
+from .validation import describe, check_axis, float_array, int_array
 
 __all__ = ["Estimate", "mean_with_se", "pass_at_1", "naive_se", "clustered_se",
            "paired_difference", "unpaired_difference"]
@@ -45,7 +45,7 @@ class Estimate(NamedTuple):
     def interval(self, level: float = 0.95) -> tuple[FloatOrArray, FloatOrArray]:
         """Normal-approximation confidence interval ``value -/+ z * se`` (z = 1.96 for 95 %)."""
         if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
-            raise ValueError(f"level must be a number in (0, 1), got {_describe(level)}")
+            raise ValueError(f"level must be a number in (0, 1), got {describe(level)}")
         z = NormalDist().inv_cdf(0.5 + level / 2.0)
         return self.value - z * self.se, self.value + z * self.se
 
@@ -178,7 +178,7 @@ def clustered_se(scores: ArrayLike, clusters: ArrayLike) -> float:
     if s.size < 2:
         raise ValueError(f"scores needs at least 2 samples, got {s.size}")
     if isinstance(clusters, (str, bytes)) or clusters is None:
-        raise TypeError(f"clusters must be a 1-D array of labels, got {_describe(clusters)}")
+        raise TypeError(f"clusters must be a 1-D array of labels, got {describe(clusters)}")
     labels = np.asarray(clusters)
     if labels.shape != s.shape:
         raise ValueError(f"clusters must have one label per score: shape {labels.shape} "

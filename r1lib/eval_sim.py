@@ -26,7 +26,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _describe, float_array, int_array, nonneg_scalar
+from .validation import describe, float_array, int_array, nonneg_scalar
 from .metrics import check_counts
 from .softmax import softmax
 
@@ -40,13 +40,13 @@ NO_ANSWER = -1
 def _generator(rng: Any) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                        f"got {_describe(rng)}")
+                        f"got {describe(rng)}")
     return rng
 
 
 def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {_describe(value)}")
+        raise TypeError(f"{name} must be an integer, got {describe(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
@@ -54,7 +54,7 @@ def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
 
 def _real(value: Any, name: str, allow_neg_inf: bool = False) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+        raise TypeError(f"{name} must be a real number, got {describe(value)}")
     value = float(value)
     if math.isnan(value) or value == math.inf or (value == -math.inf and not allow_neg_inf):
         raise ValueError(f"{name} must be finite, got {value!r}")
@@ -113,7 +113,7 @@ class SimulatedBenchmark:
         if idx.ndim != 1:
             raise ValueError(f"index must be 1-D, got shape {idx.shape}")
         if ((idx < 0) | (idx >= self.n_problems)).any():
-            raise ValueError(f"index must be in [0, {self.n_problems}), got {_describe(idx)}")
+            raise ValueError(f"index must be in [0, {self.n_problems}), got {describe(idx)}")
         return SimulatedBenchmark(self.logits[idx], tuple(self.gold[i] for i in idx),
                                   tuple(self.wrong[i] for i in idx))
 
@@ -193,10 +193,10 @@ def expected_pass_at_k(p_correct: ArrayLike, k: ArrayLike) -> Union[float, np.nd
     """
     p = float_array(p_correct, "p_correct")
     if ((p < 0) | (p > 1)).any():
-        raise ValueError(f"p_correct must lie in [0, 1], got {_describe(p_correct)}")
+        raise ValueError(f"p_correct must lie in [0, 1], got {describe(p_correct)}")
     k_arr = int_array(k, "k")
     if (k_arr < 1).any():
-        raise ValueError(f"k must be >= 1, got {_describe(k)}")
+        raise ValueError(f"k must be >= 1, got {describe(k)}")
     out = 1.0 - (1.0 - p) ** k_arr
     return float(out) if np.ndim(out) == 0 else out
 
@@ -242,7 +242,7 @@ def expected_plugin_pass_at_k(n: int, p_correct: ArrayLike, k: int) -> Union[flo
         raise ValueError(f"k must be <= n, got k={k}, n={n}")
     p = float_array(p_correct, "p_correct")
     if ((p < 0) | (p > 1)).any():
-        raise ValueError(f"p_correct must lie in [0, 1], got {_describe(p_correct)}")
+        raise ValueError(f"p_correct must lie in [0, 1], got {describe(p_correct)}")
     values = 1.0 - (1.0 - np.arange(n + 1) / n) ** k
     out = _binomial_pmf(n, p) @ values
     return float(out) if np.ndim(out) == 0 else out
@@ -253,10 +253,10 @@ def _rates_and_k(p_correct: ArrayLike, k: ArrayLike) -> tuple[np.ndarray, np.nda
     if p.ndim != 1 or p.size < 1:
         raise ValueError(f"p_correct must be a 1-D array of per-question rates, got shape {p.shape}")
     if ((p < 0) | (p > 1)).any():
-        raise ValueError(f"p_correct must lie in [0, 1], got {_describe(p_correct)}")
+        raise ValueError(f"p_correct must lie in [0, 1], got {describe(p_correct)}")
     k_arr = int_array(k, "k")
     if (k_arr < 1).any():
-        raise ValueError(f"k must be >= 1, got {_describe(k)}")
+        raise ValueError(f"k must be >= 1, got {describe(k)}")
     return p, k_arr
 
 

@@ -45,7 +45,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
-from ._validation import _describe, check_option
+from .validation import describe, check_option
 from .answers import GRADERS, builtin_grade, _check_str
 
 __all__ = ["Grade", "grade", "grade_many", "resolve_grader", "math_verify_available",
@@ -108,14 +108,14 @@ def resolve_grader(grader: str) -> str:
 def _gold_text(gold: Any) -> str:
     """A gold answer as the string the workers receive; TypeError for a non-answer type."""
     if isinstance(gold, bool) or not isinstance(gold, (str, int, Fraction)):
-        raise TypeError(f"gold must be a str, an integer or a Fraction, got {_describe(gold)}")
+        raise TypeError(f"gold must be a str, an integer or a Fraction, got {describe(gold)}")
     return gold if isinstance(gold, str) else str(gold)
 
 
 def _check_time_limit(time_limit: Any) -> float:
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) \
             or not math.isfinite(time_limit) or time_limit <= 0:
-        raise ValueError(f"time_limit must be a positive number of seconds, got {_describe(time_limit)}")
+        raise ValueError(f"time_limit must be a positive number of seconds, got {describe(time_limit)}")
     return float(time_limit)
 
 
@@ -339,7 +339,7 @@ def grade(text: str, gold: Any, *, grader: str = "auto",
     with _shared_lock:
         (status, correct, answer), = _shared_pool(chosen).run([(text, gold_text)], limit, 1)
     if status == BAD_GOLD:
-        raise ValueError(f"gold cannot be read by math-verify: {_describe(gold)}")
+        raise ValueError(f"gold cannot be read by math-verify: {describe(gold)}")
     return Grade(bool(correct), answer, status)
 
 
@@ -401,10 +401,10 @@ def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "aut
     if workers is None:
         workers = default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {_describe(workers)}")
+        raise ValueError(f"workers must be a positive integer, got {describe(workers)}")
     for i, t in enumerate(texts):
         if type(t) is not str and not isinstance(t, str):
-            raise TypeError(f"texts[{i}] must be a str, got {_describe(t)}")
+            raise TypeError(f"texts[{i}] must be a str, got {describe(t)}")
     gold_texts = [g if type(g) is str else _gold_text(g) for g in golds]
     index: dict = {}
     positions = [index.setdefault(pair, len(index))

@@ -11,7 +11,7 @@ from typing import Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import (_describe, broadcast_pair, check_axis, check_option, common_float_dtype, float_array,
+from .validation import (describe, broadcast_pair, check_axis, check_option, common_float_dtype, float_array,
                           nonneg_scalar, positive_scalar)
 from .kl_estimators import kl_k3
 
@@ -50,7 +50,7 @@ def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: flo
     r = float_array(rewards, "rewards", min_ndim=1)
     ax = check_axis(axis, r.ndim)
     if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, numbers.Integral) or ddof < 0:
-        raise ValueError(f"ddof must be a non-negative integer, got {_describe(ddof)}")
+        raise ValueError(f"ddof must be a non-negative integer, got {describe(ddof)}")
     eps = nonneg_scalar(eps, "eps")
     scale = check_option(scale, "scale", ("group", "batch", "none"))
     group = r.shape[ax]
@@ -214,13 +214,13 @@ def _token_mask(mask: Optional[ArrayLike], shape: tuple[int, ...]) -> np.ndarray
     if mask is None:
         return np.ones(shape, dtype=bool)
     if isinstance(mask, (str, bytes)):
-        raise TypeError(f"mask must be an array of booleans or 0/1, got {_describe(mask)}")
+        raise TypeError(f"mask must be an array of booleans or 0/1, got {describe(mask)}")
     m = np.asarray(mask)
     if m.dtype != bool:
         if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
             raise TypeError(f"mask must be an array of booleans or 0/1, got dtype {m.dtype}")
         if not np.isin(m, (0, 1)).all():
-            raise ValueError(f"mask must hold only 0 and 1 (or booleans), got {_describe(mask)}")
+            raise ValueError(f"mask must hold only 0 and 1 (or booleans), got {describe(mask)}")
         m = m.astype(bool)
     if m.shape != shape:
         raise ValueError(f"mask has shape {m.shape}, expected the shape of logp {shape}")

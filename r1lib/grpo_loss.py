@@ -59,7 +59,7 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _describe, check_axis, check_option, float_array, int_array
+from .validation import describe, check_axis, check_option, float_array, int_array
 
 __all__ = ["grpo_loss", "grpo_loss_grad", "grpo_loss_and_grad", "clip_fractions", "ClipFractions", "LOSS_TYPES",
            "IMPORTANCE_SAMPLING_LEVELS", "KL_ESTIMATORS", "overlong_penalty", "dynamic_sampling_mask",
@@ -77,7 +77,7 @@ def _mask(mask: Any, shape: tuple[int, ...]) -> Optional[np.ndarray]:
     if mask is None:
         return None
     if isinstance(mask, (str, bytes)):
-        raise TypeError(f"mask must be an array of booleans or 0/1, got {_describe(mask)}")
+        raise TypeError(f"mask must be an array of booleans or 0/1, got {describe(mask)}")
     m = np.asarray(mask)
     if m.dtype != bool and not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
         raise TypeError(f"mask must be an array of booleans or 0/1, got dtype {m.dtype}")
@@ -100,13 +100,13 @@ def _mask(mask: Any, shape: tuple[int, ...]) -> Optional[np.ndarray]:
 def _float_tokens(value: Any, name: str, shape: Optional[tuple[int, ...]]) -> np.ndarray:
     """``value`` as a (B, T) float array (float32 stays float32), shape-checked, values unchecked."""
     if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a numeric array, got {_describe(value)}")
+        raise TypeError(f"{name} must be a numeric array, got {describe(value)}")
     try:
         a = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be a numeric array, got {_describe(value)}") from exc
+        raise TypeError(f"{name} must be a numeric array, got {describe(value)}") from exc
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}: {_describe(value)}")
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}: {describe(value)}")
     if a.dtype != np.float32:
         a = a.astype(np.float64, copy=False)
     if shape is None:
@@ -152,7 +152,7 @@ def _explain_bad_tokens(a: np.ndarray, name: str, m: Optional[np.ndarray]) -> No
 def _real(value: Any, name: str, *, low: Optional[float] = None, high: Optional[float] = None,
           low_open: bool = False) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+        raise TypeError(f"{name} must be a real number, got {describe(value)}")
     v = float(value)
     if not np.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v!r}")
@@ -195,7 +195,7 @@ def _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_
     level = check_option(importance_sampling_level, "importance_sampling_level", IMPORTANCE_SAMPLING_LEVELS)
     kl = check_option(kl, "kl", KL_ESTIMATORS)
     if not isinstance(use_bias_correction_kl, (bool, np.bool_)):
-        raise TypeError(f"use_bias_correction_kl must be True or False, got {_describe(use_bias_correction_kl)}")
+        raise TypeError(f"use_bias_correction_kl must be True or False, got {describe(use_bias_correction_kl)}")
     beta = _real(beta, "beta", low=0.0)
     # 1 - epsilon must stay positive, or the lower clip of a (non-negative) ratio means nothing.
     epsilon = _real(epsilon, "epsilon", low=0.0, low_open=True, high=1.0)
@@ -236,7 +236,7 @@ def _prepare(logp, old_logp, advantages, mask, ref_logp, beta, epsilon, epsilon_
         if isinstance(max_completion_length, (bool, np.bool_)) or not isinstance(max_completion_length,
                                                                                   numbers.Integral):
             raise TypeError(f"max_completion_length must be a positive integer, got "
-                            f"{_describe(max_completion_length)}")
+                            f"{describe(max_completion_length)}")
         if max_completion_length < 1:
             raise ValueError(f"max_completion_length must be >= 1, got {max_completion_length!r}")
         longest = int(n.max())
@@ -691,7 +691,7 @@ def overlong_penalty(lengths: ArrayLike, max_completion_length: int, cache_lengt
         raise ValueError(f"lengths must be >= 0, got {int(n.min())}")
     for name, v in (("max_completion_length", max_completion_length), ("cache_length", cache_length)):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{name} must be an integer, got {_describe(v)}")
+            raise TypeError(f"{name} must be an integer, got {describe(v)}")
     if max_completion_length < 1:
         raise ValueError(f"max_completion_length must be >= 1, got {max_completion_length!r}")
     if not 0 <= cache_length <= max_completion_length:

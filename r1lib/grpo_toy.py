@@ -38,7 +38,7 @@ from typing import Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _describe, float_array, nonneg_scalar, positive_scalar
+from .validation import describe, float_array, nonneg_scalar, positive_scalar
 from .grpo import _clip_range, group_advantages, grpo_objective, grpo_objective_grad, sequence_mean
 from .kl_estimators import kl_k3
 from .softmax import log_softmax
@@ -112,7 +112,7 @@ def _prompt_index(prompt_idx: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
     if not np.issubdtype(idx.dtype, np.integer):
         raise TypeError(f"prompt_idx must hold integer prompt indices, got dtype {idx.dtype}")
     if ((idx < 0) | (idx >= len(PROMPTS))).any():
-        raise ValueError(f"prompt_idx must lie in 0..{len(PROMPTS) - 1}, got {_describe(prompt_idx)}")
+        raise ValueError(f"prompt_idx must lie in 0..{len(PROMPTS) - 1}, got {describe(prompt_idx)}")
     try:
         return np.broadcast_to(idx, shape)
     except ValueError:
@@ -217,7 +217,7 @@ def sample(policy: ToyPolicy, group_size: int, rng: np.random.Generator,
     """
     G = _group_size(group_size)
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {_describe(rng)}")
+        raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
     probs = np.exp(policy.log_table() if table is None else table)
     cdf = np.cumsum(probs, axis=-1)
     P = len(PROMPTS)
@@ -241,7 +241,7 @@ def sample(policy: ToyPolicy, group_size: int, rng: np.random.Generator,
 def _group_size(G: int) -> int:
     if isinstance(G, (bool, np.bool_)) or not isinstance(G, numbers.Integral) or G < 2:
         raise ValueError(f"group_size must be an integer >= 2 (a group of one has no baseline), "
-                         f"got {_describe(G)}")
+                         f"got {describe(G)}")
     return int(G)
 
 
@@ -389,19 +389,19 @@ def train_grpo(group_size: int = 8, beta: float = 0.04, eps: float = 0.2, steps:
         max_grad_norm = positive_scalar(max_grad_norm, "max_grad_norm")
     for name, val in (("steps", steps), ("inner_steps", inner_steps)):
         if isinstance(val, (bool, np.bool_)) or not isinstance(val, numbers.Integral) or val < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {_describe(val)}")
+            raise ValueError(f"{name} must be a non-negative integer, got {describe(val)}")
     if inner_steps < 1:
         raise ValueError(f"inner_steps must be >= 1, got {inner_steps}")
     ref = base_policy() if reference is None else reference
     if not isinstance(ref, ToyPolicy):
-        raise TypeError(f"reference must be a ToyPolicy, got {_describe(ref)}")
+        raise TypeError(f"reference must be a ToyPolicy, got {describe(ref)}")
     if isinstance(rng, np.random.Generator):
         seed = None
     elif isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)) and rng >= 0:
         seed, rng = int(rng), np.random.default_rng(int(rng))
     else:
         raise TypeError(f"rng must be a numpy.random.Generator or a non-negative integer seed, "
-                        f"got {_describe(rng)}")
+                        f"got {describe(rng)}")
     start = time.perf_counter()
     policy = ref.copy()
     ref_table = ref.log_table()
@@ -486,9 +486,9 @@ def baseline_study(policy: ToyPolicy, group_size: int, n_batches: int,
     G = _group_size(group_size)
     if isinstance(n_batches, (bool, np.bool_)) or not isinstance(n_batches, numbers.Integral) \
             or n_batches < 2:
-        raise ValueError(f"n_batches must be an integer >= 2 (a variance needs two), got {_describe(n_batches)}")
+        raise ValueError(f"n_batches must be an integer >= 2 (a variance needs two), got {describe(n_batches)}")
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {_describe(rng)}")
+        raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
     value = exact_stats(policy, policy)["reward"][:, None]  # V(q) = E[r | q], exactly
     prompts = np.arange(len(PROMPTS))[:, None]
     table = policy.log_table()
@@ -556,7 +556,7 @@ def one_batch_study(rng: np.random.Generator, lengths=(3, 6, 2, 5), rewards=(2.0
     surrogate (beta = 0) with respect to the logits, scaled to max |d| = 1.
     """
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {_describe(rng)}")
+        raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
     lengths = np.asarray(lengths)
     if lengths.ndim != 1 or len(lengths) != len(rewards) or lengths.min() < 1:
         raise ValueError(f"lengths must be positive, one per reward; got {lengths!r} and {rewards!r}")

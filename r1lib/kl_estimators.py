@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import broadcast_pair, common_float_dtype, float_array
+from .validation import broadcast_pair, common_float_dtype, float_array
 
 __all__ = ["kl_k1", "kl_k2", "kl_k3"]
 
@@ -74,7 +74,7 @@ def kl_k3(logp: ArrayLike, ref_logp: ArrayLike) -> np.ndarray:
     # Speed: same-shape float arrays go through a blockwise kernel (same formula, checks fused
     # into the pass while each block is in cache); anything else, and every invalid input,
     # returns None there and takes the plain path below, which validates and raises.
-    from ._kernels import kl_k3_blocks
+    from .kernels import kl_k3_blocks
 
     fast = kl_k3_blocks(logp, ref_logp)
     if fast is not None:

@@ -27,7 +27,7 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _describe, float_array, int_array, positive_scalar
+from .validation import describe, float_array, int_array, positive_scalar
 from .divergence import kl_from_logits
 from .kl_estimators import kl_k1, kl_k2, kl_k3
 from .softmax import log_softmax
@@ -213,13 +213,13 @@ def monte_carlo_moments(values: ArrayLike, true_kl: float) -> MonteCarloMoments:
 
 def _generator(rng: object) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (seeded by the caller), got {_describe(rng)}")
+        raise TypeError(f"rng must be a numpy.random.Generator (seeded by the caller), got {describe(rng)}")
     return rng
 
 
 def _count(value: object, name: str, minimum: int = 1) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {_describe(value)}")
+        raise TypeError(f"{name} must be an integer, got {describe(value)}")
     if int(value) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {int(value)}")
     return int(value)
@@ -393,7 +393,7 @@ class MarkovPolicy:
         """The policy with logits ``self + shift * direction`` (a path away from ``self``)."""
         if not isinstance(direction, MarkovPolicy) or direction.vocab_size != self.vocab_size:
             raise TypeError(f"direction must be a MarkovPolicy over {self.vocab_size} tokens, "
-                            f"got {_describe(direction)}")
+                            f"got {describe(direction)}")
         s = float(_finite(shift, "shift"))
         return MarkovPolicy(self.first_logits + s * direction.first_logits,
                             self.next_logits + s * direction.next_logits)
@@ -474,7 +474,7 @@ def sequence_kl_by_position(policy: MarkovPolicy, ref: MarkovPolicy, length: int
     """
     for name, pol in (("policy", policy), ("ref", ref)):
         if not isinstance(pol, MarkovPolicy):
-            raise TypeError(f"{name} must be a MarkovPolicy, got {_describe(pol)}")
+            raise TypeError(f"{name} must be a MarkovPolicy, got {describe(pol)}")
     if policy.vocab_size != ref.vocab_size:
         raise ValueError(f"policy and ref have different vocabularies: {policy.vocab_size} vs {ref.vocab_size}")
     length = _count(length, "length", 1)
@@ -510,7 +510,7 @@ class SequenceStudy:
 
     def __init__(self, ref: MarkovPolicy, direction: MarkovPolicy, u: ArrayLike, cache: int = 4) -> None:
         if not isinstance(ref, MarkovPolicy):
-            raise TypeError(f"ref must be a MarkovPolicy, got {_describe(ref)}")
+            raise TypeError(f"ref must be a MarkovPolicy, got {describe(ref)}")
         ref.shifted(direction, 0.0)  # validates direction
         uu = float_array(u, "u", min_ndim=2).astype(np.float64, copy=False)
         if uu.ndim != 2:
@@ -592,7 +592,7 @@ def sampled_estimator_grads(logits: ArrayLike, ref_logits: ArrayLike,
         raise ValueError(f"logits must be 1-D (one distribution), got shape {logp.shape}")
     tok = int_array(tokens, "tokens")
     if tok.ndim != 1 or (tok < 0).any() or (tok >= logp.size).any():
-        raise ValueError(f"tokens must be a 1-D array of ids in [0, {logp.size}), got {_describe(tokens)}")
+        raise ValueError(f"tokens must be a 1-D array of ids in [0, {logp.size}), got {describe(tokens)}")
     p = np.exp(logp)
     score = np.eye(logp.size)[tok] - p  # grad of log pi(o) w.r.t. the logits, one row per sample
     log_r = ref_logp[tok] - logp[tok]
@@ -643,7 +643,7 @@ def expected_gradient_descent(logits: ArrayLike, ref_logits: ArrayLike, estimato
     """
     z = _logits(logits, "logits").copy()
     if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}; got {_describe(estimator)}")
+        raise ValueError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}; got {describe(estimator)}")
     lr = positive_scalar(lr, "lr")
     steps = _count(steps, "steps", 0)
     path = np.empty((steps + 1, z.size))

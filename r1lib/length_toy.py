@@ -43,7 +43,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ._validation import _describe, nonneg_scalar, positive_scalar
+from .validation import describe, nonneg_scalar, positive_scalar
 from .divergence import kl_divergence
 from .softmax import entropy, log_softmax, softmax
 
@@ -80,9 +80,9 @@ def success_matrix(success: tuple = EXACT_TASK) -> np.ndarray:
     try:
         pop, rare = (float(x) for x in success)
     except (TypeError, ValueError):
-        raise TypeError(f"success must be a pair of probabilities (popular, rare), got {_describe(success)}") from None
+        raise TypeError(f"success must be a pair of probabilities (popular, rare), got {describe(success)}") from None
     if not (0 < pop <= 1 and 0 < rare <= 1):
-        raise ValueError(f"success must hold two probabilities in (0, 1], got {_describe(success)}")
+        raise ValueError(f"success must hold two probabilities in (0, 1], got {describe(success)}")
     out = np.zeros((N_QUESTIONS, K))
     out[np.arange(N_QUESTIONS), POPULAR] = pop
     out[np.arange(N_QUESTIONS), RARE] = rare
@@ -140,7 +140,7 @@ def base_policy(accuracy: tuple = BASE_ACCURACY, stop: float = 0.25,
     """
     acc = np.asarray(accuracy, dtype=np.float64)
     if acc.shape != (N_QUESTIONS,) or not ((acc > 0) & (acc < 1)).all():
-        raise ValueError(f"accuracy must hold {N_QUESTIONS} probabilities in (0, 1), got {_describe(accuracy)}")
+        raise ValueError(f"accuracy must hold {N_QUESTIONS} probabilities in (0, 1), got {describe(accuracy)}")
     stop = positive_scalar(stop, "stop")
     if stop >= 1:
         raise ValueError(f"stop must lie in (0, 1), got {stop!r}")
@@ -150,7 +150,7 @@ def base_policy(accuracy: tuple = BASE_ACCURACY, stop: float = 0.25,
     works = acc / best  # P(trying an approach that can work)
     if (works >= 1).any():
         raise ValueError(f"accuracy must stay below {best.min():.2f} on the task success={success!r}, "
-                         f"got {_describe(accuracy)}")
+                         f"got {describe(accuracy)}")
     probs = np.repeat(((1 - works) / (K - 2))[:, None], K, axis=1)
     probs[rows, POPULAR] = POPULAR_SHARE * works
     probs[rows, RARE] = (1 - POPULAR_SHARE) * works
@@ -186,7 +186,7 @@ class Batch:
 
 def _generator(rng) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {_describe(rng)}")
+        raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
     return rng
 
 
@@ -197,7 +197,7 @@ def sample(policy: LengthPolicy, questions, group_size: int, rng: np.random.Gene
     rng = _generator(rng)
     q = np.asarray(questions)
     if q.ndim != 1 or not np.issubdtype(q.dtype, np.integer) or ((q < 0) | (q >= N_QUESTIONS)).any():
-        raise ValueError(f"questions must be a 1-D array of indices in 0..{N_QUESTIONS - 1}, got {_describe(questions)}")
+        raise ValueError(f"questions must be a 1-D array of indices in 0..{N_QUESTIONS - 1}, got {describe(questions)}")
     G = _count(group_size, "group_size", 2)
     probs = softmax(policy.approach_logits[q], axis=-1)  # (n, K)
     u = rng.random((len(q), G))
@@ -340,7 +340,7 @@ def advantage_weight(group_size: int, scale: str = "group") -> np.ndarray:
 
 def _count(value, name: str, minimum: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {_describe(value)}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {describe(value)}")
     return int(value)
 
 
@@ -388,7 +388,7 @@ class Variant:
         positive_scalar(self.lr, "lr")
         for name in ("use_bias_correction_kl", "dynamic_sampling"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be a bool, got {_describe(getattr(self, name))}")
+                raise TypeError(f"{name} must be a bool, got {describe(getattr(self, name))}")
         _count(self.group_size, "group_size", 2)
         _count(self.inner_steps, "inner_steps", 1)
         _count(self.steps, "steps", 0)
@@ -444,7 +444,7 @@ def _rng(rng) -> tuple[np.random.Generator, Optional[int]]:
         return rng, None
     if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)) and rng >= 0:
         return np.random.default_rng(int(rng)), int(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator or a non-negative integer seed, got {_describe(rng)}")
+    raise TypeError(f"rng must be a numpy.random.Generator or a non-negative integer seed, got {describe(rng)}")
 
 
 def _draw_batch(policy: LengthPolicy, variant: Variant, rng: np.random.Generator):
@@ -490,10 +490,10 @@ def train(variant: Variant = Variant(), rng: Union[int, np.random.Generator] = 0
     from .grpo_loss import clip_fractions, grpo_loss_grad
 
     if not isinstance(variant, Variant):
-        raise TypeError(f"variant must be a Variant, got {_describe(variant)}")
+        raise TypeError(f"variant must be a Variant, got {describe(variant)}")
     ref = base_policy(success=variant.success) if reference is None else reference
     if not isinstance(ref, LengthPolicy):
-        raise TypeError(f"reference must be a LengthPolicy, got {_describe(ref)}")
+        raise TypeError(f"reference must be a LengthPolicy, got {describe(ref)}")
     rng, seed = _rng(rng)
     start = time.perf_counter()
     policy = ref.copy()

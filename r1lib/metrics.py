@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _describe, check_option, int_array
+from .validation import describe, check_option, int_array
 
 __all__ = ["pass_at_k", "majority_vote", "maj_at_k"]
 
@@ -92,13 +92,13 @@ def pass_at_k(n: ArrayLike, c: ArrayLike, k: ArrayLike) -> Union[float, np.ndarr
 
 def _as_answer_list(answers: Any, name: str = "answers") -> list:
     if isinstance(answers, (str, bytes)) or not isinstance(answers, Iterable):
-        raise TypeError(f"{name} must be a sequence of answers, got {_describe(answers)}")
+        raise TypeError(f"{name} must be a sequence of answers, got {describe(answers)}")
     items = list(answers.tolist() if isinstance(answers, np.ndarray) else answers)
     if not items:
         raise ValueError(f"{name} must not be empty")
     for a in items:
         if not isinstance(a, Hashable):
-            raise TypeError(f"every answer must be hashable, got {_describe(a)} in {name}")
+            raise TypeError(f"every answer must be hashable, got {describe(a)} in {name}")
     return items
 
 
@@ -187,7 +187,7 @@ def maj_at_k(answers: Sequence[Hashable], gold: Hashable, k: ArrayLike,
     if gold is None:
         raise ValueError("gold must be an answer, got None")
     if not isinstance(gold, Hashable):
-        raise TypeError(f"gold must be hashable, got {_describe(gold)}")
+        raise TypeError(f"gold must be hashable, got {describe(gold)}")
     n = len(items)
     if n > _MAJ_MAX_N:
         raise ValueError(f"maj_at_k supports up to {_MAJ_MAX_N} answers per problem, got n={n}")

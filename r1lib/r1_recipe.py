@@ -53,7 +53,7 @@ from typing import Callable, NamedTuple, Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _describe, nonneg_scalar, positive_scalar
+from .validation import describe, nonneg_scalar, positive_scalar
 from .error_bars import Estimate, mean_with_se, pass_at_1
 from .grpo import _clip_range, group_advantages
 from .grpo_loss import grpo_loss_grad
@@ -106,12 +106,12 @@ def _seed(rng: Union[int, np.random.Generator], name: str = "rng") -> np.random.
     if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)) and rng >= 0:
         return np.random.default_rng(int(rng))
     raise TypeError(f"{name} must be a numpy.random.Generator or a non-negative integer seed, "
-                    f"got {_describe(rng)}")
+                    f"got {describe(rng)}")
 
 
 def _count(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {_describe(value)}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {describe(value)}")
     return int(value)
 
 
@@ -126,7 +126,7 @@ def make_task(n_problems: int = 64, coverage: tuple = (0.6, 0.35, 0.2),
     cov = np.asarray(coverage, dtype=float) if not isinstance(coverage, str) else None
     if cov is None or cov.shape != (len(STRATEGIES),) or not np.all((cov >= 0) & (cov <= 1)):
         raise ValueError(f"coverage must be {len(STRATEGIES)} probabilities in [0, 1], got "
-                         f"{_describe(coverage)}")
+                         f"{describe(coverage)}")
     gen = _seed(rng)
     gold = gen.integers(0, DIGITS, size=P)
     works = gen.random((P, len(STRATEGIES))) < cov
@@ -158,7 +158,7 @@ class Policy:
         self.B = B
         if isinstance(self.lam, (bool, np.bool_)) or not isinstance(self.lam, numbers.Real) \
                 or not np.isfinite(self.lam):
-            raise ValueError(f"lam must be a finite number, got {_describe(self.lam)}")
+            raise ValueError(f"lam must be a finite number, got {describe(self.lam)}")
         self.lam = float(self.lam)
 
     @property
@@ -219,13 +219,13 @@ class Samples:
 
 def _check_policy(policy, name: str = "policy") -> Policy:
     if not isinstance(policy, Policy):
-        raise TypeError(f"{name} must be an r1_recipe.Policy, got {_describe(policy)}")
+        raise TypeError(f"{name} must be an r1_recipe.Policy, got {describe(policy)}")
     return policy
 
 
 def _check_task(task) -> Task:
     if not isinstance(task, Task):
-        raise TypeError(f"task must be an r1_recipe.Task, got {_describe(task)}")
+        raise TypeError(f"task must be an r1_recipe.Task, got {describe(task)}")
     return task
 
 
@@ -233,9 +233,9 @@ def _problem_index(task: Task, problems) -> np.ndarray:
     idx = np.arange(task.n_problems) if problems is None else np.asarray(problems)
     if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or idx.size == 0:
         raise ValueError(f"problems must be a non-empty 1-D array of problem indices, got "
-                         f"{_describe(problems)}")
+                         f"{describe(problems)}")
     if ((idx < 0) | (idx >= task.n_problems)).any():
-        raise ValueError(f"problems must lie in 0..{task.n_problems - 1}, got {_describe(problems)}")
+        raise ValueError(f"problems must lie in 0..{task.n_problems - 1}, got {describe(problems)}")
     return idx
 
 
@@ -256,7 +256,7 @@ def sample(policy: Policy, task: Task, n: int, rng: np.random.Generator,
     policy, task = _check_policy(policy), _check_task(task)
     n = _count(n, "n")
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {_describe(rng)}")
+        raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
     temperature = positive_scalar(temperature, "temperature")
     idx = _problem_index(task, problems)
     N = len(idx)
@@ -461,7 +461,7 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
     """
     policy, task = _check_policy(policy).copy(), _check_task(task)
     if reward not in REWARDS:
-        raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {_describe(reward)}")
+        raise ValueError(f"reward must be one of {sorted(REWARDS)}, got {describe(reward)}")
     steps = _count(steps, "steps", 0)
     G = _count(group_size, "group_size", 2)
     Q = _count(questions, "questions")
@@ -503,7 +503,7 @@ def tokenize(text: str) -> list[int]:
     """Token ids of a rendered output (the inverse of :func:`render`), e.g.
     ``"<think>[a]</think><answer>7</answer>"`` -> ``[10, 14, 11, 12, 7, 13]``."""
     if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {_describe(text)}")
+        raise TypeError(f"text must be a string, got {describe(text)}")
     by_length = sorted(enumerate(VOCAB), key=lambda iv: -len(iv[1]))
     tokens, rest = [], text
     while rest:
@@ -569,7 +569,7 @@ def sft(policy: Policy, data: Samples, steps: int = 100, lr: float = 0.05) -> tu
     steps = _count(steps, "steps", 0)
     lr = positive_scalar(lr, "lr")
     if not isinstance(data, Samples) or not data.mask.any():
-        raise ValueError(f"data must be non-empty r1_recipe.Samples, got {_describe(data)}")
+        raise ValueError(f"data must be non-empty r1_recipe.Samples, got {describe(data)}")
     weight = np.where(data.mask, 1.0 / data.mask.sum(), 0.0)
     opt = _Adam(lr)
     losses = []
@@ -674,7 +674,7 @@ def crossover_k(base: Evaluation, tuned: Evaluation) -> Optional[int]:
     catches up, then overtakes, at large k."""
     for name, ev in (("base", base), ("tuned", tuned)):
         if not isinstance(ev, Evaluation):
-            raise TypeError(f"{name} must be an r1_recipe.Evaluation, got {_describe(ev)}")
+            raise TypeError(f"{name} must be an r1_recipe.Evaluation, got {describe(ev)}")
     if base.n != tuned.n:
         raise ValueError(f"base and tuned must use the same n, got {base.n} and {tuned.n}")
     reached = np.flatnonzero(base.pass_k >= tuned.pass_k)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import check_axis, float_array, positive_scalar
+from .validation import check_axis, float_array, positive_scalar
 
 __all__ = ["softmax", "log_softmax", "entropy"]
 

@@ -1,4 +1,4 @@
-"""The fast paths (r1lib/_kernels.py and the speed-ups in pass_at_k / maj_at_k) against the plain
+"""The fast paths (r1lib/kernels.py and the speed-ups in pass_at_k / maj_at_k) against the plain
 formulas: same values, same masks and infinities, same errors, no warnings, bounded memory."""
 from __future__ import annotations
 
@@ -16,20 +16,20 @@ from hypothesis.extra import numpy as hnp
 from scipy import special
 
 import r1lib
-from r1lib import _kernels
+from r1lib import kernels
 from test_core_metrics import brute_maj_at_k  # the one brute-force reference
 
 inf, nan = np.inf, np.nan
-# The kernels themselves, kept before any test switches them off in r1lib._kernels.
-KL_FAST = _kernels.kl_from_logits_rows
-K3_FAST = _kernels.kl_k3_blocks
+# The kernels themselves, kept before any test switches them off in r1lib.kernels.
+KL_FAST = kernels.kl_from_logits_rows
+K3_FAST = kernels.kl_k3_blocks
 
 
 @pytest.fixture
 def plain(monkeypatch):
     """Run the public functions with the kernels switched off: the plain formulas they keep."""
-    monkeypatch.setattr(_kernels, "kl_from_logits_rows", lambda *args, **kwargs: None)
-    monkeypatch.setattr(_kernels, "kl_k3_blocks", lambda *args, **kwargs: None)
+    monkeypatch.setattr(kernels, "kl_from_logits_rows", lambda *args, **kwargs: None)
+    monkeypatch.setattr(kernels, "kl_k3_blocks", lambda *args, **kwargs: None)
 
 
 def _plain_kl(a, b, t, axis=-1):
@@ -87,7 +87,7 @@ def test_kl_kernel_matches_plain_path_and_long_double_reference(case, dtype, pla
     a, b = a.astype(dtype), b.astype(dtype)
     ref = _plain_kl(a.astype(np.float64), b.astype(np.float64), t)
     # block_elements=1 gives one row per block; the default puts every row in one block.
-    for block in (1, 7 * a.shape[1], _kernels.BLOCK_ELEMENTS):
+    for block in (1, 7 * a.shape[1], kernels.BLOCK_ELEMENTS):
         fast = _strict(KL_FAST, a, b, t, -1, block_elements=block)
         assert fast is not None and fast.dtype == dtype and fast.shape == a.shape[:-1]
         assert np.array_equal(np.isinf(fast), np.isinf(ref))
@@ -165,21 +165,21 @@ def test_kl_kernel_threads_give_bit_identical_rows(dtype):
 
 
 def test_worker_threads(monkeypatch):
-    big = _kernels.PARALLEL_MIN_ELEMENTS
+    big = kernels.PARALLEL_MIN_ELEMENTS
     monkeypatch.delenv("R1LIB_NUM_THREADS", raising=False)
-    assert _kernels.worker_threads(32, big - 1) == 1  # small input: no threads
-    assert _kernels.worker_threads(1, 10 * big) == 1  # one row: nothing to split
-    assert 1 <= _kernels.worker_threads(32, big) <= 8
-    assert _kernels.worker_threads(3, big) <= 3
+    assert kernels.worker_threads(32, big - 1) == 1  # small input: no threads
+    assert kernels.worker_threads(1, 10 * big) == 1  # one row: nothing to split
+    assert 1 <= kernels.worker_threads(32, big) <= 8
+    assert kernels.worker_threads(3, big) <= 3
     monkeypatch.setenv("R1LIB_NUM_THREADS", "1")
-    assert _kernels.worker_threads(32, 10 * big) == 1
+    assert kernels.worker_threads(32, 10 * big) == 1
     monkeypatch.setenv("R1LIB_NUM_THREADS", "4")
-    assert _kernels.worker_threads(32, 10 * big) == 4
-    assert _kernels.worker_threads(2, 10 * big) == 2
+    assert kernels.worker_threads(32, 10 * big) == 4
+    assert kernels.worker_threads(2, 10 * big) == 2
     for bad in ("0", "two", "-1", "1.5"):
         monkeypatch.setenv("R1LIB_NUM_THREADS", bad)
         with pytest.raises(ValueError, match="R1LIB_NUM_THREADS"):
-            _kernels.worker_threads(32, 10 * big)
+            kernels.worker_threads(32, 10 * big)
 
 
 def test_kl_kernel_one_dimensional_input_gives_a_scalar_like_the_plain_path(plain):
@@ -236,7 +236,7 @@ def _assert_same_outcome_without_kernel(call, kernel_name, monkeypatch):
             return type(exc), str(exc)
 
     with_kernel = outcome()
-    monkeypatch.setattr(_kernels, kernel_name, lambda *a, **k: None)
+    monkeypatch.setattr(kernels, kernel_name, lambda *a, **k: None)
     without = outcome()
     assert with_kernel[0] == without[0]
     if with_kernel[0] == "ok":
@@ -267,12 +267,12 @@ def test_distillation_loss_uses_the_kernel_for_arrays_and_agrees_with_plain(monk
     zt, zs = rng.normal(size=(3, 500)).astype(np.float32), rng.normal(size=(3, 500)).astype(np.float32)
     calls = []
     real = KL_FAST
-    monkeypatch.setattr(_kernels, "kl_from_logits_rows", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(kernels, "kl_from_logits_rows", lambda *a, **k: calls.append(1) or real(*a, **k))
     for reduction in ("none", "mean", "sum"):
         fast = r1lib.distillation_loss(zt, zs, 3.0, reduction=reduction)
-        monkeypatch.setattr(_kernels, "kl_from_logits_rows", lambda *a, **k: None)
+        monkeypatch.setattr(kernels, "kl_from_logits_rows", lambda *a, **k: None)
         slow = r1lib.distillation_loss(zt, zs, 3.0, reduction=reduction)
-        monkeypatch.setattr(_kernels, "kl_from_logits_rows", lambda *a, **k: calls.append(1) or real(*a, **k))
+        monkeypatch.setattr(kernels, "kl_from_logits_rows", lambda *a, **k: calls.append(1) or real(*a, **k))
         np.testing.assert_allclose(fast, slow, rtol=1e-5)
         assert type(fast) is type(slow)
     assert len(calls) == 3

@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-__all__: list[str] = []  # private module
+__all__: list[str] = []  # package-internal helpers (not part of the public API, but named without underscores so that every module may import them)
 
 # Elements per block buffer. Three buffers of 2**16 float32 (768 KB) or float64 (1.5 MB) fit this
 # class of CPU's L2 cache (1-2 MB per core) together with the block of input being read. A row
