@@ -1,7 +1,13 @@
 """The tiny transformer: a decoder-only language model in NumPy, forward and backward by hand.
 
-``tokens`` holds the vocabulary (:func:`encode`, :func:`decode`).
+``tokens`` holds the vocabulary (:func:`encode`, :func:`decode`); ``layers`` each layer's forward
+beside its backward; ``model`` the :class:`Transformer` (logits in, ``dL/dlogits`` back);
+``optim`` AdamW and gradient clipping.
 """
+from .model import Config, KVCache, Transformer, param_shapes
+from .optim import AdamW, clip_grad_norm, global_norm
 from .tokens import EOS, PAD, TOKEN_ID, VOCAB, VOCAB_SIZE, decode, encode
 
-__all__ = ["VOCAB", "TOKEN_ID", "VOCAB_SIZE", "PAD", "EOS", "encode", "decode"]
+__all__ = ["VOCAB", "TOKEN_ID", "VOCAB_SIZE", "PAD", "EOS", "encode", "decode",
+           "Config", "Transformer", "KVCache", "param_shapes",
+           "AdamW", "clip_grad_norm", "global_norm"]
