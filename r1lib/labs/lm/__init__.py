@@ -2,12 +2,15 @@
 
 ``tokens`` holds the vocabulary (:func:`encode`, :func:`decode`); ``layers`` each layer's forward
 beside its backward; ``model`` the :class:`Transformer` (logits in, ``dL/dlogits`` back);
-``optim`` AdamW and gradient clipping.
+``optim`` AdamW and gradient clipping; ``sampling`` :func:`generate` and :func:`log_probs` (text),
+:func:`sample` and :func:`completion_log_probs` (token ids).
 """
 from .model import Config, KVCache, Transformer, param_shapes
 from .optim import AdamW, clip_grad_norm, global_norm
+from .sampling import Samples, ScoredCompletions, completion_log_probs, generate, log_probs, sample
 from .tokens import EOS, PAD, TOKEN_ID, VOCAB, VOCAB_SIZE, decode, encode
 
 __all__ = ["VOCAB", "TOKEN_ID", "VOCAB_SIZE", "PAD", "EOS", "encode", "decode",
            "Config", "Transformer", "KVCache", "param_shapes",
-           "AdamW", "clip_grad_norm", "global_norm"]
+           "AdamW", "clip_grad_norm", "global_norm",
+           "generate", "log_probs", "sample", "completion_log_probs", "Samples", "ScoredCompletions"]

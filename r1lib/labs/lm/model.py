@@ -324,12 +324,16 @@ class Transformer:
             raise ValueError(f"targets must lie in [0, {self.config.vocab_size}), got values from "
                              f"{int(targets.min())} to {int(targets.max())}")
         logp, gather = L.log_softmax_gather_forward(logits, targets)
-        return logp, dict(cache, gather=gather, logp_shape=logp.shape)
+        return logp, dict(cache, gather=gather, logp_shape=logp.shape, logits=logits)
 
-    def token_log_probs_backward(self, cache: dict, dlogp: Any) -> dict[str, np.ndarray]:
-        """``dL/dparams`` from ``dlogp`` = ``dL/dlogp`` (B, T), e.g. GRPO's ``grpo_loss_grad``."""
+    def token_log_probs_backward(self, cache: dict, dlogp: Any, *, dlogits: Any = None) -> dict[str, np.ndarray]:
+        """``dL/dparams`` from ``dlogp`` = ``dL/dlogp`` (B, T), e.g. GRPO's ``grpo_loss_grad``, plus,
+        optionally, a gradient ``dlogits`` (B, T, V) on the same logits (a loss that reads both)."""
         dlogp = _float_like(dlogp, "dlogp", cache["logp_shape"], self.dtype)
-        return self.backward(cache, L.log_softmax_gather_backward(dlogp, cache["gather"]))
+        total = L.log_softmax_gather_backward(dlogp, cache["gather"])
+        if dlogits is not None:
+            total += _float_like(dlogits, "dlogits", cache["shape"], self.dtype)
+        return self.backward(cache, total)
 
     # ------------------------------------------------------------------ cached inference
 
