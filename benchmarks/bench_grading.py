@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from r1lib import grading  # noqa: E402
+from r1lib.grading import graders as grading  # noqa: E402
 
 WORDS = ("so", "then", "we", "get", "check", "the", "sum", "of", "both", "sides", "wait", "hence",
          "factor", "substitute", "x", "y", "=", "+", "2", "3", "\\frac{1}{2}", "$a^2$", "roots")

@@ -139,11 +139,11 @@ def bench_grpo_loss(rounds: int, interleaved: Callable, row: Callable, torch_vs_
 
 def main(argv: Optional[list[str]] = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import run  # the suite's machinery: interleaving, rows, the table
+    import timing  # the suite's machinery: interleaving, rows, the table
 
     rounds = 7 if argv and "--quick" in argv else 21
-    bench_grpo_loss(rounds, run.interleaved, run.row, run.torch_vs_r1lib)
-    run.print_table()
+    bench_grpo_loss(rounds, timing.interleaved, timing.row, timing.torch_vs_r1lib)
+    timing.print_table()
     return 0
 
 

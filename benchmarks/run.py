@@ -16,12 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
-import statistics
 import sys
 import time
-import tracemalloc
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -34,117 +30,12 @@ sys.path.insert(0, str(ROOT))  # run from a plain checkout too
 
 import r1lib  # noqa: E402
 from r1lib import kernels  # noqa: E402
-from bench_grpo_loss import bench_grpo_loss  # noqa: E402  (issue 13; its own file, same machinery)
 from bench_grading import bench_grading  # noqa: E402  (issue 12: graders and r1-score)
+from bench_grpo_loss import bench_grpo_loss  # noqa: E402  (issue 13)
+from timing import (ROWS, env_var, environment, interleaved, optional_scipy_special, optional_torch,  # noqa: E402
+                    peak_extra_bytes, print_table, row, torch_vs_r1lib)
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
-ROWS: list[dict] = []
-
-
-# --------------------------------------------------------------------------------- machinery
-
-def interleaved(contenders: dict[str, Callable[[], Any]], rounds: int, warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each callable, timed round-robin so that load changes hit all alike."""
-    for _ in range(warmup):
-        for fn in contenders.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
-def row(operation: str, r1lib_value: Optional[float], comparison: str, comparison_value: Optional[float],
-        ratio: Optional[float], target: str, passed: Optional[bool], unit: str = "s", note: str = "") -> None:
-    """One table line. ``ratio`` is oriented as the target states it; ``passed`` None = info only."""
-    ROWS.append(dict(operation=operation, r1lib=r1lib_value, comparison=comparison,
-                     comparison_value=comparison_value, ratio=ratio, target=target,
-                     result="info" if passed is None else ("PASS" if passed else "FAIL"),
-                     unit=unit, note=note))
-
-
-def fmt_value(value: Optional[float], unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "s":
-        return f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
-    if unit == "ms":
-        return f"{value:.3g} ms"
-    return f"{value:.3g}{unit}"
-
-
-def print_table() -> None:
-    headers = ["operation", "r1lib", "comparison", "ratio", "target", "result"]
-    lines = []
-    for r in ROWS:
-        comp = r["comparison"]
-        if r["comparison_value"] is not None:
-            comp += f": {fmt_value(r['comparison_value'], r['unit'])}"
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3g}"
-        lines.append([r["operation"], fmt_value(r["r1lib"], r["unit"]), comp, ratio, r["target"], r["result"]])
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
-    sep = "  "
-    print(sep.join(h.ljust(w) for h, w in zip(headers, widths)))
-    print(sep.join("-" * w for w in widths))
-    for line in lines:
-        print(sep.join(cell.ljust(w) for cell, w in zip(line, widths)))
-    for r in ROWS:
-        if r["note"]:
-            print(f"  note ({r['operation']}): {r['note']}")
-
-
-def environment() -> dict:
-    env: dict[str, Any] = {
-        "python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine(),
-        "cpu": _cpu_model(), "cores": os.cpu_count(),
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
-    }
-    try:
-        from threadpoolctl import threadpool_info
-
-        env["blas"] = [(d.get("internal_api"), d.get("architecture"), d.get("num_threads"))
-                       for d in threadpool_info()]
-    except ImportError:
-        pass
-    try:
-        import scipy
-
-        env["scipy"] = scipy.__version__
-    except ImportError:
-        env["scipy"] = None
-    torch = _torch()
-    env["torch"] = None if torch is None else f"{torch.__version__} ({torch.get_num_threads()} threads)"
-    return env
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
-def _scipy_special():
-    try:
-        from scipy import special
-    except ImportError:
-        return None
-    return special
 
 
 @contextmanager
@@ -158,52 +49,6 @@ def kernels_off():
     finally:
         kernels.kl_from_logits_rows, kernels.kl_k3_blocks = saved
 
-
-def torch_vs_r1lib(ours: Callable[[], Any], torch_fn: Callable[[], Any], rounds: int) -> dict[int, float]:
-    """``torch time / r1lib time`` for torch at its default thread count and at 1 thread.
-
-    Each setting is timed in its own interleaved group with r1lib only: torch's worker threads
-    keep spinning for a while after each call and would slow whatever runs next (NumPy
-    contenders included), so torch never shares a group with the NumPy baselines.
-    """
-    import torch
-
-    default = torch.get_num_threads()
-    ratios = {}
-    try:
-        for threads in dict.fromkeys((default, 1)):
-            torch.set_num_threads(threads)
-            med = interleaved({"r1lib": ours, "torch": torch_fn}, rounds)
-            ratios[threads] = med["torch"] / med["r1lib"]
-    finally:
-        torch.set_num_threads(default)
-    return ratios
-
-
-@contextmanager
-def env_var(name: str, value: str):
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = saved
-
-
-def peak_extra_bytes(fn: Callable[[], Any]) -> int:
-    """Peak memory allocated while ``fn`` runs, beyond what existed before (tracemalloc)."""
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-# ------------------------------------------------------------------------------ benchmarks
 
 def bench_distillation(rounds: int) -> None:
     """Target 1: distillation_loss on (32, 152064) float32 logits, T = 2, reduction "none"."""
@@ -231,13 +76,13 @@ def bench_distillation(rounds: int) -> None:
 
     contenders: dict[str, Callable[[], Any]] = {"r1lib": ours, "r1lib_1": ours_one_thread,
                                                 "floor": floor, "floor_out": floor_prealloc}
-    special = _scipy_special()
+    special = optional_scipy_special()
     if special is not None:
         def scipy_way():  # softmax + rel_entr, the usual SciPy composition
             return t * t * special.rel_entr(special.softmax(zt / t, axis=-1),
                                             special.softmax(zs / t, axis=-1)).sum(axis=-1)
         contenders["scipy"] = scipy_way
-    torch = _torch()
+    torch = optional_torch()
     if torch is not None:
         import torch.nn.functional as F
 
@@ -336,7 +181,7 @@ def bench_pass_at_k(rounds: int) -> None:
 def bench_k3(rounds: int) -> None:
     """Target 3: kl_k3 on (64, 4096) log-probs, against one np.exp pass."""
     rng = np.random.default_rng(3)
-    torch = _torch()
+    torch = optional_torch()
     for dtype in (np.float32, np.float64):
         # Per-token log-probs of sampled tokens and a reference policy a little away from them.
         logp = np.log(rng.uniform(0.05, 1.0, size=(64, 4096))).astype(dtype)
@@ -399,7 +244,7 @@ def bench_maj_at_k(rounds: int) -> None:
 
 _PANEL_CELL = r'''
 import json as _json, warnings as _warnings
-from r1lib.widgets import panels as _panels
+from r1lib.figures.panels import panels as _panels
 _report = {}
 for _p in _panels():
     _name = _p.name if _p.name not in _report else f"{_p.name}#{len(_report)}"

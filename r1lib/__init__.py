@@ -1,45 +1,44 @@
 """r1lib: the math behind DeepSeek-R1 as a small, exact NumPy library.
 
-Every formula of the notebooks lives here once:
+The package's folders are its layers; imports only point down them (``tests/test_layers.py``
+keeps it so):
 
-- ``softmax``, ``divergence``: temperature softmax, entropy, KL, generalized JSD (log space);
-- ``distillation``: the T^2-scaled soft-target loss and its gradient;
-  ``distill_train``: NumPy teachers/students and the three ways to distil (notebook 01);
-- ``metrics``: pass@k, majority vote, maj@k; ``error_bars``: clustered and paired standard
-  errors; ``answers``: final-answer extraction, normalisation and the builtin grader;
-  ``grading``: the graders behind ``is_correct(text, gold, grader="auto")`` (math-verify in
-  worker processes with a time limit, imported only when used); ``score``: the ``r1-score``
-  command (``python -m r1lib.score SAMPLES.jsonl``); ``eval_sim``: a simulated benchmark
-  (notebook 02);
-- ``kl_estimators``: k1, k2, k3; ``kl_studies``: their closed forms, Monte Carlo and gradient
-  studies (notebook 03);
-- ``grpo_loss``: TRL's GRPO-family loss and its exact gradient (Dr. GRPO, DAPO, GSPO, CISPO, the
-  KL choices), DAPO's overlong penalty and dynamic sampling;
-- ``grpo``: group advantages, the clipped surrogate and the GRPO objective; ``grpo_toy``: a toy
-  R1-style task trained with GRPO (notebook 04); ``length_toy``: a toy with free output length,
-  trained with ``grpo_loss``'s switches (notebook 05);
-- ``r1_recipe``: the R1 pipeline in miniature, from a base policy to a distilled student, with a
-  reward-hacking loop (notebook 06).
+- **core** (the modules at the top, ``r1lib/*.py``): the formulas practitioners import, NumPy
+  only, vectorised, strict about input, each with its formula in the docstring:
+  ``softmax`` (temperature softmax, entropy), ``divergence`` (KL, generalized JSD),
+  ``distillation`` (the T^2-scaled soft-target loss and its gradient), ``kl_estimators`` (k1,
+  k2, k3), ``metrics`` (pass@k, majority vote, maj@k), ``error_bars`` (clustered and paired
+  standard errors, pass@1), ``grpo`` (group advantages, the clipped surrogate, DeepSeekMath's
+  objective), ``grpo_loss`` (TRL's GRPO-family loss and its exact gradient: Dr. GRPO, DAPO,
+  GSPO, CISPO, the KL choices); with their input checks (``validation``) and fast paths
+  (``kernels``);
+- **grading/**: answer extraction and normalisation, the builtin grader, math-verify in worker
+  processes, and scoring with the ``r1-score`` command (``python -m r1lib.score``);
+- **labs/**: the teaching simulations the notebooks run, built on the core and the grader:
+  ``distill_train`` (01), ``eval_sim`` (02), ``kl_studies`` (03), ``grpo_toy`` (04),
+  ``length_toy`` (05), ``r1_recipe`` (06) and ``lm`` (a tiny transformer in NumPy, 07);
+- **figures/**: the notebooks' panels and figures (matplotlib, ipywidgets): the shared style
+  (``figures.style``), the slider-panel machinery (``figures.panels``) and one module per topic;
+- **exercises/**: the graded exercises (``r1lib.exercises.check("02.1", answer)``,
+  ``r1lib.exercises.hint("02.1")``), above the labs, never importing figures.
 
-``exercises``: the graded exercises of every notebook (``r1lib.exercises.check("02.1", answer)``).
-
-``plotting``, ``widgets`` and the ``figures`` package (figure style, slider panels, one figure
-module per notebook) import matplotlib/ipywidgets and are not imported here, so the numeric core
-needs only NumPy. The teaching modules (``distill_train``, ``eval_sim``, ``kl_studies``,
-``grpo_toy``, ``length_toy``, ``r1_recipe``) are used as namespaces: ``from r1lib import kl_studies``.
-Imports point down the layers: figures -> teaching modules (labs) -> core.
+Order: core < grading < labs < figures, and labs < exercises. ``import r1lib`` needs only NumPy:
+the figure layer (matplotlib, ipywidgets) is not imported here, and math-verify loads in the
+grading workers when first asked for. The labs are namespaces: ``from r1lib.labs import
+kl_studies`` (also reachable as ``r1lib.kl_studies``).
 """
-from . import distill_train, eval_sim, exercises, grpo_toy, kl_studies, length_toy, r1_recipe
-from .answers import GRADERS, extract_answer, is_correct, normalize_answer, parse_answer
+from . import exercises
 from .distillation import distillation_grad, distillation_loss
 from .divergence import generalized_jsd, kl_divergence, kl_from_logits
 from .error_bars import (Estimate, clustered_se, mean_with_se, naive_se, paired_difference, pass_at_1,
                          unpaired_difference)
+from .grading import GRADERS, extract_answer, is_correct, normalize_answer, parse_answer
 from .grpo import (clipped_surrogate, clipped_surrogate_grad, group_advantages, grpo_objective,
                    grpo_objective_grad, sequence_mean)
 from .grpo_loss import (clip_fractions, drop_constant_groups, dynamic_sampling_mask, grpo_loss, grpo_loss_and_grad,
                         grpo_loss_grad, overlong_penalty)
 from .kl_estimators import kl_k1, kl_k2, kl_k3
+from .labs import distill_train, eval_sim, grpo_toy, kl_studies, length_toy, r1_recipe
 from .metrics import maj_at_k, majority_vote, pass_at_k
 from .softmax import entropy, log_softmax, softmax
 
@@ -50,7 +49,7 @@ __all__ = [
     "softmax", "log_softmax", "entropy", "kl_divergence", "kl_from_logits", "generalized_jsd",
     # distillation.py
     "distillation_loss", "distillation_grad",
-    # metrics.py, error_bars.py, answers.py
+    # metrics.py, error_bars.py, grading/
     "pass_at_k", "majority_vote", "maj_at_k",
     "Estimate", "mean_with_se", "pass_at_1", "naive_se", "clustered_se", "paired_difference",
     "unpaired_difference",
@@ -63,6 +62,6 @@ __all__ = [
     # grpo_loss.py
     "grpo_loss", "grpo_loss_grad", "grpo_loss_and_grad", "clip_fractions", "overlong_penalty", "dynamic_sampling_mask",
     "drop_constant_groups",
-    # teaching modules, used as namespaces; graded exercises (r1lib.exercises.check)
+    # labs (teaching simulations), used as namespaces; graded exercises (r1lib.exercises.check)
     "distill_train", "eval_sim", "kl_studies", "grpo_toy", "length_toy", "r1_recipe", "exercises",
 ]

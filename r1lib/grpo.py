@@ -130,7 +130,8 @@ __all__ += ["clipped_surrogate", "clipped_surrogate_grad", "sequence_mean", "grp
             "grpo_objective_grad"]
 
 
-def _clip_range(eps: float) -> float:
+def check_clip_range(eps: float) -> float:
+    """``eps`` checked as a PPO clip range: a float in (0, 1) (the labs' trainers check theirs here too)."""
     eps = positive_scalar(eps, "eps")
     if eps >= 1.0:
         # 1 - eps <= 0 would clip the ratio at a non-positive value: no lower clip at all.
@@ -193,7 +194,7 @@ def clipped_surrogate(ratio: ArrayLike, advantages: ArrayLike, eps: float = 0.2)
         Broadcast shape of the inputs (float32 only if both are float32).
     """
     rho, adv = _ratio_and_advantages(ratio, advantages)
-    return _surrogate(rho, adv, _clip_range(eps))[0]
+    return _surrogate(rho, adv, check_clip_range(eps))[0]
 
 
 def clipped_surrogate_grad(ratio: ArrayLike, advantages: ArrayLike, eps: float = 0.2) -> np.ndarray:
@@ -207,7 +208,7 @@ def clipped_surrogate_grad(ratio: ArrayLike, advantages: ArrayLike, eps: float =
     i.e. the unclipped one, is returned. Arguments as in :func:`clipped_surrogate`.
     """
     rho, adv = _ratio_and_advantages(ratio, advantages)
-    return _surrogate(rho, adv, _clip_range(eps))[1]
+    return _surrogate(rho, adv, check_clip_range(eps))[1]
 
 
 def _token_mask(mask: Optional[ArrayLike], shape: tuple[int, ...]) -> np.ndarray:
@@ -284,7 +285,7 @@ def _grpo_inputs(logp, old_logp, ref_logp, advantages, mask, eps, beta):
         raise ValueError(f"advantages has shape {adv.shape}, expected one per output: "
                          f"{lp.shape[:-1]} (logp has shape {lp.shape})")
     m = _token_mask(mask, lp.shape)
-    eps = _clip_range(eps)
+    eps = check_clip_range(eps)
     beta = nonneg_scalar(beta, "beta")
     dtype = common_float_dtype(lp, old, ref, adv)
     # Padding is replaced by log-probability 0 everywhere: ratio 1, k3 = 0, no inf or NaN from

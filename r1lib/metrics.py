@@ -19,7 +19,7 @@ from .validation import describe, check_option, int_array
 __all__ = ["pass_at_k", "majority_vote", "maj_at_k"]
 
 TIE_POLICIES = ("split", "wrong", "first")
-_MAJ_MAX_N = 1000  # C(n, n/2) overflows float64 a little above n = 1020
+MAJ_MAX_N = 1000  # C(n, n/2) overflows float64 a little above n = 1020
 
 
 def check_counts(n: ArrayLike, c: ArrayLike, k: ArrayLike, caller: str) -> tuple:
@@ -189,8 +189,8 @@ def maj_at_k(answers: Sequence[Hashable], gold: Hashable, k: ArrayLike,
     if not isinstance(gold, Hashable):
         raise TypeError(f"gold must be hashable, got {describe(gold)}")
     n = len(items)
-    if n > _MAJ_MAX_N:
-        raise ValueError(f"maj_at_k supports up to {_MAJ_MAX_N} answers per problem, got n={n}")
+    if n > MAJ_MAX_N:
+        raise ValueError(f"maj_at_k supports up to {MAJ_MAX_N} answers per problem, got n={n}")
     k_arr, scalar = _check_ks(k, n)
     kmax = int(k_arr.max())
 

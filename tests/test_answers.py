@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from r1lib.answers import extract_answer, is_correct, normalize_answer, parse_answer
+from r1lib.grading import extract_answer, is_correct, normalize_answer, parse_answer
 
 # --- extract_answer ----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from r1lib import plotting, widgets  # noqa: E402
+from r1lib.figures import panels as widgets, style as plotting  # noqa: E402
 
 
 def _draw_factory(calls):

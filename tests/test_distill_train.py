@@ -1,4 +1,4 @@
-"""r1lib.distill_train: hand-derived gradients against finite differences, the optimiser, the
+"""r1lib.labs.distill_train: hand-derived gradients against finite differences, the optimiser, the
 batched training, teacher sampling, the logit-matching limit, the Gaussian fits, the experiment
 driver and every bad-input error."""
 from __future__ import annotations

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import r1lib
-from r1lib.answers import extract_answer, normalize_answer, parse_answer
-from r1lib.eval_sim import (NO_ANSWER, SimulatedBenchmark, answer_lists, expected_pass_at_k,
+from r1lib.grading.answers import extract_answer, normalize_answer, parse_answer
+from r1lib.labs.eval_sim import (NO_ANSWER, SimulatedBenchmark, answer_lists, expected_pass_at_k,
                             expected_plugin_pass_at_k, make_benchmark, plugin_pass_at_k,
                             render_outputs)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
 from nbconventions import NOTEBOOKS, ROOT, SOLUTIONS
 from r1lib import exercises
-from r1lib.exercises import _registry
+from r1lib.exercises import registry
 
 IDS = exercises.ids()
 
@@ -55,17 +56,20 @@ def test_every_notebook_has_a_solutions_notebook_that_checks_every_exercise(path
 
 @pytest.mark.parametrize("exercise_id", IDS)
 @pytest.mark.parametrize("stub", [None, ..., "function returning None", "raises NotImplementedError"])
-def test_an_untouched_stub_is_not_attempted_and_false(exercise_id, stub, capsys):
+def test_an_untouched_stub_is_not_attempted_and_shows_no_false(exercise_id, stub, capsys):
     if stub == "function returning None":
         def stub(*args, **kwargs):
             pass
     elif stub == "raises NotImplementedError":
         def stub(*args, **kwargs):
             raise NotImplementedError
-    assert exercises.check(exercise_id, stub) is False
+    # None: the notebook shows the message and nothing under it (no bare False)
+    assert exercises.check(exercise_id, stub) is None
     out = capsys.readouterr().out
     assert "not attempted yet" in out
-    assert "Hint:" in out
+    assert f"r1lib.exercises.hint('{exercise_id}')" in out
+    for tier in exercises.info(exercise_id)["hints"]:
+        assert tier not in out, "hints come on request, not with the stub"
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
@@ -75,7 +79,34 @@ def test_junk_answers_are_false_with_feedback_and_never_raise(exercise_id, junk,
     assert exercises.check(exercise_id, junk) is False
     out = capsys.readouterr().out
     assert "not yet" in out or "could not check" in out
-    assert "Hint:" in out
+    assert "exercises.hint(" in out
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_hints_come_in_tiers_on_request(exercise_id, capsys):
+    tiers = exercises.info(exercise_id)["hints"]
+    assert tiers and all(isinstance(t, str) and t.strip() for t in tiers)
+    registry.REGISTRY[exercise_id].hints_given = 0
+    try:
+        for i, tier in enumerate(tiers + [tiers[-1]]):  # asking past the last repeats it
+            exercises.hint(exercise_id)
+            out = capsys.readouterr().out
+            assert tier in out and f"Hint {min(i, len(tiers) - 1) + 1}" in out
+    finally:
+        registry.REGISTRY[exercise_id].hints_given = 0
+
+
+def test_feedback_reads_right_for_negative_values_and_prints_plain_numbers():
+    with pytest.raises(registry.Wrong) as info:
+        registry.close(-0.3, -0.45, "case")        # larger on the number line, smaller in size
+    msg = str(info.value)
+    assert "too large" in msg and "0.667 times the expected magnitude" in msg and "0.45" not in msg
+    with pytest.raises(registry.Wrong, match="wrong sign"):
+        registry.close(0.2, -0.45, "case")
+    assert registry.plain(np.float64(4.5)) == "4.5" and registry.plain(np.int64(3)) == "3"
+    with pytest.raises(registry.Wrong) as info:
+        registry.call(lambda x: 1 / 0, np.float64(4.5))
+    assert "np.float64" not in str(info.value) and "(4.5)" in str(info.value)
 
 
 def test_unknown_ids_are_errors_that_name_the_id():
@@ -86,9 +117,9 @@ def test_unknown_ids_are_errors_that_name_the_id():
 
 
 def test_close_reports_shape_and_direction_not_the_value():
-    with pytest.raises(_registry.Wrong, match=r"shape \(3,\)"):
-        _registry.close([1.0, 2.0], [1.0, 2.0, 3.0], "case")
-    with pytest.raises(_registry.Wrong, match="too large") as info:
-        _registry.close(2.5, 1.25, "case")
+    with pytest.raises(registry.Wrong, match=r"shape \(3,\)"):
+        registry.close([1.0, 2.0], [1.0, 2.0, 3.0], "case")
+    with pytest.raises(registry.Wrong, match="too large") as info:
+        registry.close(2.5, 1.25, "case")
     assert "1.25" not in str(info.value)
-    _registry.close([1.0, float("inf")], [1.0, float("inf")], "case")
+    registry.close([1.0, float("inf")], [1.0, float("inf")], "case")

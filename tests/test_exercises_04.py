@@ -197,7 +197,7 @@ def objective_sum_over_outputs(logp, old_logp, ref_logp, advantages, mask, eps, 
 def test_planted_wrong_answers_are_caught_with_useful_feedback(exercise_id, answer, words, capsys):
     ok, out = _grade(answer, exercise_id, capsys)
     assert ok is False
-    assert "not yet" in out and "Hint:" in out
+    assert "not yet" in out and "exercises.hint(" in out
     for word in words:
         assert word in out, f"{word!r} missing from the feedback:\n{out}"
 

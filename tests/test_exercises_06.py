@@ -69,7 +69,7 @@ def test_06_1_wrong_answers(capsys, wrong, needle):
     ok, out = _check("06.1", wrong, capsys)
     assert not ok
     assert needle in out, out
-    assert "Hint:" in out
+    assert "exercises.hint(" in out
 
 
 # ------------------------------------------------------------------------------------ 06.2

@@ -15,7 +15,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from figtools import drive, left_of_axes, pixels  # noqa: E402
-import r1lib.grpo_toy as toy  # noqa: E402
+import r1lib.labs.grpo_toy as toy  # noqa: E402
 from r1lib.figures import grpo as fg  # noqa: E402
 from r1lib.grpo import clipped_surrogate, group_advantages  # noqa: E402
 

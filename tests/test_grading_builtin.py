@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from r1lib import extract_answer, is_correct, normalize_answer, parse_answer
-from r1lib.answers import builtin_grade
+from r1lib.grading.answers import builtin_grade
 
 # (output, gold, verdict): each block is one item a grader must survive.
 TABLE = {
@@ -236,13 +236,13 @@ THINKY = st.lists(st.sampled_from(["<think>", "</think>", "<answer>", "</answer>
 @given(st.one_of(THINKY, st.text(max_size=80)))
 @settings(max_examples=1500, deadline=None)
 def test_cutting_the_reasoning_before_grading_changes_nothing(text):
-    """grade_many hashes, caches and ships only what the graders read (r1lib.grading._final_text)."""
-    from r1lib.answers import _after_reasoning
-    from r1lib.grading import _final_text
+    """grade_many hashes, caches and ships only what the graders read (r1lib.grading.graders)."""
+    from r1lib.grading.answers import after_reasoning
+    from r1lib.grading.graders import _final_text
 
     short = _final_text(text)
     assert len(short) <= max(len(text), len("<think>"))
-    assert _after_reasoning(short) == _after_reasoning(text)   # the part both graders read
+    assert after_reasoning(short) == after_reasoning(text)   # the part both graders read
     assert extract_answer(short, lenient=True) == extract_answer(text, lenient=True)
     assert extract_answer(short) == extract_answer(text)
 

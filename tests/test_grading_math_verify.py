@@ -10,8 +10,9 @@ import pytest
 
 math_verify = pytest.importorskip("math_verify")
 
-from r1lib import grading, is_correct  # noqa: E402
-from r1lib._grading_worker import final_part, gold_for_math_verify  # noqa: E402
+from r1lib import is_correct  # noqa: E402
+from r1lib.grading import graders as grading  # noqa: E402
+from r1lib.grading.worker import final_part, gold_for_math_verify  # noqa: E402
 from grading_cases import MV_SUITE  # noqa: E402  (math-verify's own suite, shared with builtin's tests)
 
 # issue 12's items, on R1-style outputs: (gold, output, verdict)

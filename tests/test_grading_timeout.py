@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("math_verify")
 
-from r1lib import grading  # noqa: E402
+from r1lib.grading import graders as grading  # noqa: E402
 
 # 9^(9^(9^9)): sympy tries to evaluate the power tower and never finishes.
 TOWER = r"<think>big</think> \boxed{9^{9^{9^{9}}}}"
@@ -86,7 +86,7 @@ def test_time_limit_in_a_jupyter_kernel():
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
-        "import time\nfrom r1lib import grading\nstart = time.perf_counter()\n"
+        "import time\nfrom r1lib.grading import graders as grading\nstart = time.perf_counter()\n"
         f"g = grading.grade({TOWER!r}, '1', grader='math-verify', time_limit=1.0)\n"
         "ok = grading.grade(r'\\boxed{\\frac{1}{\\sqrt2}}', r'\\frac{\\sqrt2}{2}', grader='math-verify')\n"
         "print(g.status, ok.correct, time.perf_counter() - start < 30)")]

@@ -1,4 +1,4 @@
-"""The toy R1-Zero task of r1lib.grpo_toy: rewards, policy, exact statistics, gradients, training.
+"""The toy R1-Zero task of r1lib.labs.grpo_toy: rewards, policy, exact statistics, gradients, training.
 
 Independent references: every possible output of a prompt is enumerated (4369 of them), scored by
 regular expressions on the rendered text and weighted by probabilities computed here with
@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 
-from r1lib.grpo_toy import (BOS, END_THINK, MAX_LEN, PROMPTS, STEP, THINK, VOCAB,
+from r1lib.labs.grpo_toy import (BOS, END_THINK, MAX_LEN, PROMPTS, STEP, THINK, VOCAB,
                             ToyPolicy, accuracy_reward, answers_of, base_policy, exact_stats,
                             format_reward, policy_gradient, render, sample, token_logp,
                             toy_objective, total_reward, train_grpo)
@@ -325,7 +325,7 @@ def test_bad_training_arguments(kwargs, exc, word):
 # ---- the studies behind notebook 04's figures ----------------------------------------------
 
 def test_one_batch_study_curves_match_the_formulas():
-    from r1lib.grpo_toy import one_batch_study
+    from r1lib.labs.grpo_toy import one_batch_study
 
     st = one_batch_study(np.random.default_rng(11))
     assert st.mask.sum(axis=1).tolist() == [3, 6, 2, 5]
@@ -355,7 +355,7 @@ def test_one_batch_study_curves_match_the_formulas():
 
 
 def test_one_batch_study_bad_input():
-    from r1lib.grpo_toy import one_batch_study
+    from r1lib.labs.grpo_toy import one_batch_study
 
     with pytest.raises(TypeError, match="rng"):
         one_batch_study(3)
@@ -366,7 +366,7 @@ def test_one_batch_study_bad_input():
 
 
 def test_baseline_study_signals():
-    from r1lib.grpo_toy import BASELINE_SIGNALS, baseline_study
+    from r1lib.labs.grpo_toy import BASELINE_SIGNALS, baseline_study
 
     policy = _random_policy(2, scale=0.5)
     n_params = policy.flat().size
@@ -387,7 +387,7 @@ def test_baseline_study_signals():
 def test_baseline_study_is_unbiased_for_the_exact_gradient():
     """The three unbiased signals average to grad E[r] (central differences of the exact expected
     reward along a random direction); the plain score averages to 0."""
-    from r1lib.grpo_toy import baseline_study
+    from r1lib.labs.grpo_toy import baseline_study
 
     policy = _random_policy(4, scale=0.5)
     theta = policy.flat()
@@ -403,7 +403,7 @@ def test_baseline_study_is_unbiased_for_the_exact_gradient():
 
 
 def test_baseline_study_bad_input():
-    from r1lib.grpo_toy import baseline_study
+    from r1lib.labs.grpo_toy import baseline_study
 
     with pytest.raises(ValueError, match="n_batches"):
         baseline_study(base_policy(), 4, 1, np.random.default_rng(0))

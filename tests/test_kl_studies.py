@@ -1,4 +1,4 @@
-"""Tests of r1lib.kl_studies against values computed independently here: numerical integration
+"""Tests of r1lib.labs.kl_studies against values computed independently here: numerical integration
 (scipy.integrate.quad), mpmath, brute-force enumeration of sequences, finite differences through
 the library's own estimators, and seeded Monte Carlo with statistically justified tolerances."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ from scipy import integrate, special, stats
 
 from numgrad import central_difference
 from r1lib import kl_divergence, kl_k1, kl_k2, kl_k3
-from r1lib.kl_studies import (
+from r1lib.labs.kl_studies import (
     ESTIMATORS, MarkovPolicy, categorical_moments, estimate_all, expected_estimator_grads,
     expected_gradient_descent, gaussian_log_probs, gaussian_moments, gaussian_std_crossover,
     gaussian_true_kl, kl_grads, monte_carlo_moments, random_markov_policy, sample_tokens,
@@ -561,7 +561,7 @@ def test_crossover_root_is_1_2047_by_mpmath():
 # ------------------------------------------------------------------------------ sampled log-probs
 
 def test_sampled_log_probs_are_those_of_inverse_cdf_tokens():
-    from r1lib.kl_studies import sampled_log_probs
+    from r1lib.labs.kl_studies import sampled_log_probs
     rng = np.random.default_rng(8)
     z, zr, u = rng.normal(size=7), rng.normal(size=7), rng.random(1000)
     logp, ref_logp = sampled_log_probs(z, zr, u)
@@ -579,7 +579,7 @@ def test_sampled_log_probs_are_those_of_inverse_cdf_tokens():
 # ------------------------------------------------------------------------------ SequenceStudy
 
 def test_sequence_study_estimates_match_a_direct_computation():
-    from r1lib.kl_studies import SequenceStudy
+    from r1lib.labs.kl_studies import SequenceStudy
     rng = np.random.default_rng(21)
     ref, direction = random_markov_policy(4, rng, 1.0), random_markov_policy(4, rng, 1.0)
     u = rng.random((50, 12))
@@ -606,7 +606,7 @@ def test_sequence_study_estimates_match_a_direct_computation():
 
 
 def test_sequence_study_rejects_bad_input():
-    from r1lib.kl_studies import SequenceStudy
+    from r1lib.labs.kl_studies import SequenceStudy
     rng = np.random.default_rng(1)
     ref = random_markov_policy(3, rng)
     with pytest.raises(TypeError, match="ref must be a MarkovPolicy"):

@@ -1,4 +1,4 @@
-"""r1lib.length_toy: exact expectations against Monte Carlo and closed forms, the chain rule against
+"""r1lib.labs.length_toy: exact expectations against Monte Carlo and closed forms, the chain rule against
 finite differences, the trainer's records and switches, and the effects notebook 05 shows."""
 from __future__ import annotations
 

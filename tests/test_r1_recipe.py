@@ -1,4 +1,4 @@
-"""The R1 recipe in miniature (r1lib.r1_recipe).
+"""The R1 recipe in miniature (r1lib.labs.r1_recipe).
 
 Independent references: the checkers against regular expressions on the rendered text (and r1lib's
 own answer extractor), log-probabilities against a per-token loop with math.exp, sampling

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import r1lib
-from r1lib import score
+from r1lib.grading import score
+from r1lib.grading import votes as vt
 
 # One problem per entry: its gold and the answers of its samples, in sampling order (None = the
 # output has no answer). n differs per problem (4 to 7) and there are ties between answers.
@@ -209,20 +210,20 @@ def test_maj_patterns_give_the_same_as_maj_at_k():
     for ties in ("split", "wrong", "first"):
         for _ in range(30):
             n = int(rng.integers(1, 12))
-            votes = [score.GOLD if u < 0.3 else (None if u < 0.45 else int(u * 10))
+            votes = [vt.GOLD if u < 0.3 else (None if u < 0.45 else int(u * 10))
                      for u in rng.random(n)]
-            if score.GOLD not in votes:
+            if vt.GOLD not in votes:
                 continue
             ks = list(range(1, n + 1))
-            pattern = score._vote_pattern(votes, ties)
-            direct = r1lib.maj_at_k(votes, score.GOLD, ks, ties=ties)
-            assert np.allclose(score._maj_rows([pattern], ks, ties)[0], direct, rtol=1e-12, atol=0)
+            pattern = vt.vote_pattern(votes, ties)
+            direct = r1lib.maj_at_k(votes, vt.GOLD, ks, ties=ties)
+            assert np.allclose(vt.maj_rows([pattern], ks, ties)[0], direct, rtol=1e-12, atol=0)
 
 
 def test_maj_in_worker_processes_equals_in_process():
     rng = np.random.default_rng(1)
-    votes = [[score.GOLD if u < 0.4 else int(u * 6) for u in rng.random(16)] for _ in range(2500)]
-    c = np.array([sum(v is score.GOLD for v in row) for row in votes])
+    votes = [[vt.GOLD if u < 0.4 else int(u * 6) for u in rng.random(16)] for _ in range(2500)]
+    c = np.array([sum(v is vt.GOLD for v in row) for row in votes])
     one = score._maj_per_problem(votes, c, [1, 2, 4, 8, 16], "split", workers=1)
     two = score._maj_per_problem(votes, c, [1, 2, 4, 8, 16], "split", workers=2)
     assert np.array_equal(one, two)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from r1lib import score
+from r1lib.grading import score
 
 GOOD = [json.dumps({"problem_id": p, "output": f"\\boxed{{{v}}}", "gold": "1"})
         for p, v in [("a", 1), ("a", 2), ("b", 1), ("b", 1), ("c", 3), ("c", 1)]]

@@ -20,7 +20,7 @@ import numpy as np
 from ..distillation import distillation_grad, distillation_loss
 from ..divergence import kl_from_logits
 from ..softmax import softmax
-from ._registry import Wrong, as_array, call, close, exercise
+from .registry import Wrong, as_array, call, close, exercise
 
 # The notebook's example: a teacher's logits for a photo of a dog, and a student that prefers wolf.
 Z_DOG = np.array([6.0, 4.0, 2.5, 0.5, -1.5, -3.0])
@@ -53,7 +53,7 @@ def _matches(got: np.ndarray, other) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 @exercise("01.1", title="the temperature softmax",
-          hint="divide the logits by T, subtract each row's maximum (softmax does not change, and "
+          hints="divide the logits by T, subtract each row's maximum (softmax does not change, and "
                "exp can no longer overflow), exponentiate, and divide by each row's sum; the class "
                "axis is the last one (axis=-1, keepdims=True)")
 def _check_softmax(answer):
@@ -98,7 +98,7 @@ def _kl_plain(zp, zq, Tp, Tq):
 
 
 @exercise("01.2", title="KL divergence from logits, in log space",
-          hint=("the teacher's probabilities weight the log-ratio (which distribution comes first in "
+          hints=("the teacher's probabilities weight the log-ratio (which distribution comes first in "
                 "KL(p_t || p_s)?); take both log-probabilities from a log-softmax of z / T, never the "
                 "log of a clipped probability, and let classes with p_t,i = 0 contribute 0"))
 def _check_kl(answer):
@@ -142,7 +142,7 @@ def _check_kl(answer):
 # ---------------------------------------------------------------------------------------------
 
 @exercise("01.3", title="the distillation loss T² KL",
-          hint="L = T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) per example (Hinton et al. 2015, "
+          hints="L = T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) per example (Hinton et al. 2015, "
                "sec. 2); you may use r1lib.kl_from_logits or your 01.2 for the KL")
 def _check_distillation_loss(answer):
     for T in (2.0, 4.0, 0.5):
@@ -175,7 +175,7 @@ def _check_distillation_loss(answer):
 # ---------------------------------------------------------------------------------------------
 
 @exercise("01.4", title="the gradient of T² KL",
-          hint="differentiate L = T^2 sum_j p_t,j (log p_t,j - log p_s,j) with "
+          hints="differentiate L = T^2 sum_j p_t,j (log p_t,j - log p_s,j) with "
                "d log p_s,j / d z_s,i = (delta_ij - p_s,i) / T; the result is a vector over the "
                "student's logits (one per row for a batch) whose entries sum to 0")
 def _check_distillation_grad(answer):

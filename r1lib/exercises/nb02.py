@@ -15,7 +15,7 @@ import numpy as np
 
 from ..error_bars import pass_at_1
 from ..metrics import majority_vote, pass_at_k
-from ._registry import NotAttempted, Wrong, call, close, exercise
+from .registry import NotAttempted, Wrong, call, close, exercise
 
 
 def _number(value, what: str) -> float:
@@ -46,7 +46,7 @@ _PASS_AT_K_CASES = [
 
 
 @exercise("02.1", title="the unbiased pass@k of one problem",
-          hint="Section 3's product form never builds a binomial coefficient, so n = 2000 cannot "
+          hints="Section 3's product form never builds a binomial coefficient, so n = 2000 cannot "
                "overflow; count its factors. Handle n - c < k and k > n before you multiply.")
 def _check_pass_at_k(answer):
     for n, c, k, about in _PASS_AT_K_CASES:
@@ -81,7 +81,7 @@ def _correct_matrices():
 
 
 @exercise("02.2", title="the clustered standard error of pass@1",
-          hint="The samples of one question are a cluster, not independent questions: reduce each "
+          hints="The samples of one question are a cluster, not independent questions: reduce each "
                "question to one number first. Check which ddof your standard deviation uses.")
 def _check_clustered_se(answer):
     for correct in _correct_matrices():
@@ -108,7 +108,7 @@ _VOTE_CASES = [
 
 
 @exercise("02.3", title="the majority vote (cons@k) of one question",
-          hint="None is not an answer and cannot win; a tie goes to the tied answer seen first; a "
+          hints="None is not an answer and cannot win; a tie goes to the tied answer seen first; a "
                "list without any answer has no winner.")
 def _check_majority_vote(answer):
     for i, (answers, about) in enumerate(_VOTE_CASES):
@@ -151,7 +151,7 @@ _BENCH_CASES = [
 
 
 @exercise("02.4", title="pass@k of a benchmark",
-          hint="Where does the average over problems go: before the estimator or after it? Try two "
+          hints="Where does the average over problems go: before the estimator or after it? Try two "
                "problems, one always solved and one never.")
 def _check_benchmark_pass_at_k(answer):
     for n, c, k, about in _BENCH_CASES:

@@ -2,7 +2,7 @@ r"""Exercises of notebook 03 (the GRPO KL estimator): the estimators from log-pr
 samples they must be averaged over, k2's bias, and what k3 and k1 do as losses.
 
 Reference values come from r1lib's core (``kl_k1/2/3``, ``kl_from_logits``) and lab
-(:mod:`r1lib.kl_studies`); feedback names the failing case and the expected property, never the
+(:mod:`r1lib.labs.kl_studies`); feedback names the failing case and the expected property, never the
 value.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import numpy as np
 
 from ..divergence import kl_from_logits
 from ..kl_estimators import kl_k1, kl_k2, kl_k3
-from ..kl_studies import categorical_moments, expected_estimator_grads, gaussian_moments, kl_grads
+from ..labs.kl_studies import categorical_moments, expected_estimator_grads, gaussian_moments, kl_grads
 from ..softmax import log_softmax
-from ._registry import Wrong, as_array, call, close, exercise
+from .registry import Wrong, as_array, call, close, exercise
 
 # Log-probabilities of four tokens under pi_theta and pi_ref: the reference likes some more and
 # some less than the policy, and one token is equally likely under both.
@@ -35,7 +35,7 @@ def _three(out, case: str, shape: tuple) -> list[np.ndarray]:
 
 
 @exercise("03.1", title="k1, k2 and k3 from log-probabilities",
-          hint=("Work with log r = ref_logp - logp (the reference on top) and never exponentiate a whole "
+          hints=("Work with log r = ref_logp - logp (the reference on top) and never exponentiate a whole "
                 "log-probability; the three estimators are defined from log r in section 2."))
 def _check_estimators(answer) -> str:
     got = _three(call(answer, _LOGP.copy(), _REF_LOGP.copy()), "four tokens", _LOGP.shape)
@@ -78,9 +78,9 @@ _N_UNIFORMS = 200_000
 
 
 @exercise("03.2", title="Average k3 over the right samples",
-          hint="k3 = (r - 1) - log r with r = pi_ref/pi_theta averages to KL(pi_theta || pi_ref) "
+          hints="k3 = (r - 1) - log r with r = pi_ref/pi_theta averages to KL(pi_theta || pi_ref) "
                "only over samples from one of the two policies: which one? (Section 1, 'Which KL, "
-               "which samples'.) r1lib.kl_studies.sample_tokens(logits, u) draws from softmax(logits).")
+               "which samples'.) r1lib.labs.kl_studies.sample_tokens(logits, u) draws from softmax(logits).")
 def _check_sampling(answer) -> str:
     u = np.random.default_rng(2024).random(_N_UNIFORMS)
     for case, z, z_ref in _logit_pairs():
@@ -109,7 +109,7 @@ def _check_sampling(answer) -> str:
 
 
 @exercise("03.3", title="k2's bias in the Gaussian example",
-          hint=("E[k2] = E[L^2] / 2 with L = log r, whose mean and variance the Gaussian section gives; "
+          hints=("E[k2] = E[L^2] / 2 with L = log r, whose mean and variance the Gaussian section gives; "
                 "for any random variable, E[L^2] = Var L + (E L)^2. The bias is E[k2] minus the true KL."))
 def _check_k2_bias(answer) -> str:
     for mu in (0.1, 0.5, 1.0, 2.0, -1.5):
@@ -128,7 +128,7 @@ def _grad_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 @exercise("03.4", title="The expected gradient of k3 used as a loss",
-          hint="Write k3 = e^L - 1 - L with L = log pi_ref(o) - log pi_theta(o), differentiate with "
+          hints="Write k3 = e^L - 1 - L with L = log pi_ref(o) - log pi_theta(o), differentiate with "
                "o held fixed (grad_z log pi_theta(o) = e_o - pi_theta, the chain rule does the rest), "
                "then weight each token's gradient by pi_theta(o) and sum over the vocabulary.")
 def _check_grad_k3(answer) -> str:
@@ -157,7 +157,7 @@ def _check_grad_k3(answer) -> str:
 
 
 @exercise("03.5", title="Where k1's gradient went: the score-function term",
-          hint="The term is sum_o pi_theta(o) * k1(o) * grad_z log pi_theta(o), with "
+          hints="The term is sum_o pi_theta(o) * k1(o) * grad_z log pi_theta(o), with "
                "grad_z log pi_theta(o) = e_o - pi_theta (one-hot minus the probabilities).")
 def _check_score_term(answer) -> str:
     for case, z, z_ref in _grad_pairs():

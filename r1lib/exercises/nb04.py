@@ -16,7 +16,7 @@ import numpy as np
 
 from ..grpo import clipped_surrogate, group_advantages, grpo_objective
 from ..kl_estimators import kl_k3
-from ._registry import Wrong, as_array, call, close, exercise
+from .registry import Wrong, as_array, call, close, exercise
 
 
 def _quiet_call(fn, *args):
@@ -46,7 +46,7 @@ _ADV_CASES = [
 
 
 @exercise("04.1", title="group-relative advantages",
-          hint="standardise each row (each prompt's group, the last axis) by its own mean and its "
+          hints="standardise each row (each prompt's group, the last axis) by its own mean and its "
                "sample standard deviation, np.std(..., ddof=1, keepdims=True); a group whose rewards "
                "are all equal carries no signal and must get advantages of exactly 0")
 def _check_group_advantages(answer):
@@ -78,7 +78,7 @@ _RHO = np.linspace(0.0, 2.0, 41)
 
 
 @exercise("04.2", title="PPO's clipped surrogate",
-          hint=("elementwise (np.minimum, np.clip); the clip acts on the ratio, never on the advantage, "
+          hints=("elementwise (np.minimum, np.clip); the clip acts on the ratio, never on the advantage, "
                 "and the surrogate is never above rho * A"))
 def _check_clipped_surrogate(answer):
     for A in (1.5, -0.7):
@@ -112,7 +112,7 @@ def _kl_case(seed: int):
 
 
 @exercise("04.3", title="GRPO's per-token KL penalty",
-          hint=("DeepSeekMath eq. 4, per token, from log-probabilities: which policy is on top of the "
+          hints=("DeepSeekMath eq. 4, per token, from log-probabilities: which policy is on top of the "
                 "ratio, which one below, and which one appears nowhere?"))
 def _check_kl_penalty(answer):
     logp, old, ref = _kl_case(4)
@@ -158,7 +158,7 @@ def _objective_cases():
 
 
 @exercise("04.4", title="the GRPO objective (DeepSeekMath eq. 3)",
-          hint="per token: min(rho A_i, clip(rho, 1-eps, 1+eps) A_i) - beta * k3 with rho = "
+          hints="per token: min(rho A_i, clip(rho, 1-eps, 1+eps) A_i) - beta * k3 with rho = "
                "exp(logp - old_logp); average each output's real tokens (mask; 1/|o_i|), then "
                "average the G outputs (1/G); padding never counts")
 def _check_grpo_objective(answer):

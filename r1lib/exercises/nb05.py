@@ -12,7 +12,7 @@ import numpy as np
 
 from ..grpo import group_advantages
 from ..grpo_loss import grpo_loss, grpo_loss_grad
-from ._registry import Wrong, as_array, call, close, exercise
+from .registry import Wrong, as_array, call, close, exercise
 
 
 def _batch(seed: int, B: int = 5, T: int = 7, max_len: int = 10):
@@ -44,7 +44,7 @@ def _number(value, what: str) -> float:
 # ---------------------------------------------------------------------------------------------
 
 @exercise("05.1", title="the on-policy loss of each loss_type",
-          hint="On-policy (ratio 1) and with beta = 0 every real token's loss is -A_i. 'grpo' averages "
+          hints="On-policy (ratio 1) and with beta = 0 every real token's loss is -A_i. 'grpo' averages "
                "each row over its own n_i tokens, then the rows; 'dapo' divides the sum over all real "
                "tokens by their number N; 'dr_grpo' divides that sum by B * max_completion_length.")
 def _check_aggregation(answer) -> str:
@@ -77,7 +77,7 @@ def _sequence_ratio_reference(logp: np.ndarray, old: np.ndarray, mask: np.ndarra
 
 
 @exercise("05.2", title="GSPO's sequence ratio",
-          hint=("the geometric mean of the token ratios, computed in log space (a product of thousands "
+          hints=("the geometric mean of the token ratios, computed in log space (a product of thousands "
                 "of ratios would overflow or underflow); leave the padding out of the sum and out of n_i"))
 def _check_sequence_ratio(answer) -> str:
     for seed in (511, 512):
@@ -114,7 +114,7 @@ def _kl_grad_reference(kl: str) -> np.ndarray:
 
 
 @exercise("05.3", title="which KL gradient does each choice give?",
-          hint="With d = logp - ref_logp: k1 = d, k2 = d^2/2, k3 = exp(-d) + d - 1. Differentiate each with "
+          hints="With d = logp - ref_logp: k1 = d, k2 = d^2/2, k3 = exp(-d) + d - 1. Differentiate each with "
                "respect to logp (the reference is frozen). 'k3+' keeps k3's value but takes k2's gradient.")
 def _check_kl_grad(answer) -> str:
     for kl in ("k1", "k2", "k3", "k3+"):
@@ -136,7 +136,7 @@ def _check_kl_grad(answer) -> str:
 # ---------------------------------------------------------------------------------------------
 
 @exercise("05.4", title="how much a group weighs under scale_rewards",
-          hint="With c of G binary rewards equal to 1 the mean is c/G; the centred rewards are 1 - c/G "
+          hints="With c of G binary rewards equal to 1 the mean is c/G; the centred rewards are 1 - c/G "
                "(c times) and -c/G (G - c times). 'group' divides by the sample std (ddof=1) of the G "
                "rewards; 'none' divides by nothing. A group of equal rewards weighs 0.")
 def _check_weight(answer) -> str:

@@ -7,7 +7,7 @@
 06.3  the SFT gradient of sequence-level distillation on the student's logits, and its limit:
       with many teacher samples it is the gradient of KL(teacher || student) (notebook 01).
 
-Reference values come from r1lib (:mod:`r1lib.r1_recipe`, :func:`r1lib.pass_at_k`,
+Reference values come from r1lib (:mod:`r1lib.labs.r1_recipe`, :func:`r1lib.pass_at_k`,
 :func:`r1lib.softmax`); feedback names the failing case and the property it breaks, never the
 expected value.
 """
@@ -17,10 +17,10 @@ import warnings
 
 import numpy as np
 
-from .. import r1_recipe
+from ..labs import r1_recipe
 from ..metrics import pass_at_k
 from ..softmax import softmax
-from ._registry import Wrong, call, close, exercise
+from .registry import Wrong, call, close, exercise
 
 
 def _quiet_call(fn, *args):
@@ -85,7 +85,7 @@ _REWARD_CASES: list = []
 
 
 @exercise("06.1", title="R1-Zero's rule-based reward",
-          hint="format: the whole text is <think>, one or more tokens that are digits or [a]/[b]/[c], "
+          hints="format: the whole text is <think>, one or more tokens that are digits or [a]/[b]/[c], "
                "</think><answer>, one digit, </answer> (a regular expression anchored with ^ and $); "
                "accuracy: the text ends with <answer>d</answer> and d is the gold digit -- only the final "
                "answer counts, a digit inside <think> does not")
@@ -141,7 +141,7 @@ def _crossover_cases():
 
 
 @exercise("06.2", title="where the base catches up (pass@k crossover)",
-          hint="for every k from 1 to n, average the unbiased per-problem pass@k (r1lib.pass_at_k(n, c, k)) "
+          hints="for every k from 1 to n, average the unbiased per-problem pass@k (r1lib.pass_at_k(n, c, k)) "
                "over the problems, for both models; return the first k (a k, not an index) at which the "
                "base's mean is >= the RL model's, or 0 if there is none (0 is not a valid k)")
 def _check_crossover(answer):
@@ -182,7 +182,7 @@ def _pooled_crossover(n: int, c_base: np.ndarray, c_rl: np.ndarray):
 # ---------------------------------------------------------------------------------------------
 
 @exercise("06.3", title="the SFT gradient of distillation on teacher samples",
-          hint=("for one sample y, d log softmax(z)[y] / dz is a one-hot vector minus something that does "
+          hints=("for one sample y, d log softmax(z)[y] / dz is a one-hot vector minus something that does "
                 "not depend on y; then average over the samples. It is a gradient to ascend."))
 def _check_sft_grad(answer):
     gen = np.random.default_rng(63)

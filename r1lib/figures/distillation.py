@@ -1,8 +1,8 @@
 """The panels and figures of notebook 01 (knowledge distillation).
 
-Each ``*_panel`` function returns an :class:`r1lib.widgets.Panel` (make it a cell's last
+Each ``*_panel`` function returns an :class:`r1lib.figures.panels.Panel` (make it a cell's last
 expression, or call ``.show()``); its figure is built once and drawn with
-:class:`r1lib.plotting.BlitCanvas`: axes, ticks, labels, legends and fixed curves are rendered
+:class:`r1lib.figures.style.BlitCanvas`: axes, ticks, labels, legends and fixed curves are rendered
 once, and a slider move redraws only the artists that depend on the slider. The view behind a
 panel is ``panel.view``; its ``draw(**values)`` updates those artists and returns
 ``(figure, status line)``, so tests can check what an update changes and what it leaves alone.
@@ -11,7 +11,7 @@ Each ``*_figure`` function draws one static figure and returns it (the inline ba
 at the end of the cell).
 
 Every number comes from r1lib's core (:mod:`r1lib.softmax`, :mod:`r1lib.distillation`) and its
-lab (:mod:`r1lib.distill_train`); nothing here computes a formula of its own.
+lab (:mod:`r1lib.labs.distill_train`); nothing here computes a formula of its own.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import distill_train as dt
+from ..labs import distill_train as dt
 from ..distillation import distillation_grad, distillation_loss
 from ..softmax import entropy, softmax
 
@@ -32,7 +32,7 @@ __all__ = ["temperature_panel", "temperature_sweep_figure", "modes_panel", "grad
 
 
 def _panel(name: str, controls: Mapping[str, Any], view, height: str = "340px"):
-    from ..widgets import Panel
+    from .panels import Panel
 
     panel = Panel(name, controls, view.draw, height=height)
     panel.view = view  # what tests and the benchmark inspect
@@ -40,7 +40,7 @@ def _panel(name: str, controls: Mapping[str, Any], view, height: str = "340px"):
 
 
 def _palette(n: int) -> list:
-    from ..plotting import COLORS
+    from .style import COLORS
 
     names = ("teacher", "student", "reference", "k1", "k3", "neutral", "k2", "truth")
     return [COLORS[names[i % len(names)]] for i in range(n)]
@@ -57,7 +57,7 @@ class TemperatureView:
     T_CURVE = np.geomspace(0.05, 100, 300)
 
     def __init__(self, logits: Sequence[float], classes: Sequence[str], T: float = 1.0) -> None:
-        from ..plotting import COLORS, BlitCanvas, new_figure
+        from .style import COLORS, BlitCanvas, new_figure
 
         self.logits = np.asarray(logits, dtype=float)
         self.classes = list(classes)
@@ -101,7 +101,7 @@ class TemperatureView:
 
 def temperature_panel(logits: Sequence[float], classes: Sequence[str], T: float = 1.0):
     """Panel: a teacher's soft labels and their entropy; slider: the temperature T (0.1 to 20)."""
-    from ..widgets import log_slider
+    from .panels import log_slider
 
     return _panel("temperature", {"T": log_slider("temperature T", T, 0.1, 20)},
                   TemperatureView(logits, classes, T))
@@ -109,7 +109,7 @@ def temperature_panel(logits: Sequence[float], classes: Sequence[str], T: float 
 
 def temperature_sweep_figure(logits: Sequence[float], classes: Sequence[str]):
     """Every class's probability softmax(z / T)_i for T from 0.01 to 1000 (log scale)."""
-    from ..plotting import COLORS, new_figure
+    from .style import COLORS, new_figure
 
     z = np.asarray(logits, dtype=float)
     T = np.geomspace(0.01, 1000, 400)
@@ -129,14 +129,14 @@ def temperature_sweep_figure(logits: Sequence[float], classes: Sequence[str]):
 # ---------------------------------------------------------------------------------------------
 
 class ModesView:
-    """Left: a two-mode teacher (:func:`r1lib.distill_train.two_mode_gaussian`) and the best
+    """Left: a two-mode teacher (:func:`r1lib.labs.distill_train.two_mode_gaussian`) and the best
     single Gaussian under forward and under reverse KL. Right: the best divergence reachable at
     each student mean, for both directions."""
 
     def __init__(self, family: dt.GaussianFamily, separation: float = 6.0, weight: float = 0.6) -> None:
         from matplotlib.patches import Polygon
 
-        from ..plotting import COLORS, BlitCanvas, new_figure
+        from .style import COLORS, BlitCanvas, new_figure
 
         self.family = family
         x = family.support
@@ -181,7 +181,7 @@ class ModesView:
 def modes_panel(family: dt.GaussianFamily, separation: float = 6.0, weight: float = 0.6):
     """Panel: forward versus reverse KL fits of one Gaussian (the candidates of ``family``) to a
     two-mode teacher; sliders: the distance between the modes and the left mode's weight."""
-    from ..widgets import float_slider
+    from .panels import float_slider
 
     return _panel("modes", {"separation": float_slider("mode separation", separation, 0.0, 8.0, 0.5),
                             "weight": float_slider("left-mode weight", weight, 0.5, 0.9, 0.05)},
@@ -204,7 +204,7 @@ def gradient_scaling_figure(teacher_logits: Sequence[float], student_logits: Seq
     """Left: gradient norms of T^2 KL, of the plain KL (divided by T^2) and of the hard-label
     cross-entropy (label ``hard_label``, T = 1) against T. Right: T^2 KL and the plain KL against
     T, with the logit-matching limit (Hinton et al. 2015, sec. 2.1)."""
-    from ..plotting import COLORS, new_figure
+    from .style import COLORS, new_figure
 
     zt, zs = np.asarray(teacher_logits, dtype=float), np.asarray(student_logits, dtype=float)
     norm_t2 = np.linalg.norm(_gradients(zt, zs), axis=1)
@@ -240,7 +240,7 @@ class GradientView:
                  classes: Sequence[str], hard_label: int, T: float = 2.0) -> None:
         from matplotlib.ticker import NullLocator
 
-        from ..plotting import COLORS, BlitCanvas, new_figure
+        from .style import COLORS, BlitCanvas, new_figure
 
         self.zt, self.zs = np.asarray(teacher_logits, dtype=float), np.asarray(student_logits, dtype=float)
         K = self.zt.size
@@ -287,7 +287,7 @@ class GradientView:
 def gradient_panel(teacher_logits: Sequence[float], student_logits: Sequence[float], classes: Sequence[str],
                    hard_label: int, T: float = 2.0):
     """Panel: the gradient of T^2 KL with respect to the student's logits; slider: T (0.1 to 20)."""
-    from ..widgets import log_slider
+    from .panels import log_slider
 
     return _panel("gradient", {"T": log_slider("temperature T", T, 0.1, 20)},
                   GradientView(teacher_logits, student_logits, classes, hard_label, T), height="330px")
@@ -301,7 +301,7 @@ def soft_labels_figure(images: np.ndarray, teacher_logits: np.ndarray, gold: Seq
                        temperatures: tuple[float, float] = (1.0, 4.0)):
     """One column per image: the image (gold label in the title) over the teacher's
     probabilities at two temperatures."""
-    from ..plotting import COLORS, new_figure
+    from .style import COLORS, new_figure
 
     images, zt = np.asarray(images), np.asarray(teacher_logits, dtype=float)
     n, K = zt.shape
@@ -323,7 +323,7 @@ def soft_labels_figure(images: np.ndarray, teacher_logits: np.ndarray, gold: Seq
 
 class KDGridView:
     """Left: mean student accuracy over the (T, alpha) grid of a
-    :class:`r1lib.distill_train.StudentComparison`, the selection boxed. Right: accuracy against
+    :class:`r1lib.labs.distill_train.StudentComparison`, the selection boxed. Right: accuracy against
     T at the selected alpha (± 1 s.e. over the repeats), against the hard-label student, the
     sampled-label student and the teacher."""
 
@@ -332,7 +332,7 @@ class KDGridView:
         from matplotlib.patches import Rectangle
         from matplotlib.ticker import NullLocator, PercentFormatter
 
-        from ..plotting import COLORS, BlitCanvas, new_figure
+        from .style import COLORS, BlitCanvas, new_figure
 
         self.grid = grid
         self.teacher_accuracy = float(teacher_accuracy)
@@ -399,7 +399,7 @@ class KDGridView:
 def kd_grid_panel(grid: dt.StudentComparison, teacher_accuracy: float, T: float = 8.0, alpha: float = 0.5):
     """Panel: pick (T, alpha) on the precomputed grid of students (nothing is trained on a move);
     sliders: T (powers of 2 over the grid's range) and alpha (the grid's step)."""
-    from ..widgets import float_slider, log_slider
+    from .panels import float_slider, log_slider
 
     Ts, As = grid.temperatures, grid.alphas
     step_a = float(np.min(np.diff(As))) if As.size > 1 else 1.0
@@ -416,7 +416,7 @@ def transfer_size_figure(sizes: Sequence[int], curves: Mapping[str, np.ndarray],
     an optional horizontal ``reference`` line ``(label, value)``."""
     from matplotlib.ticker import NullLocator, PercentFormatter
 
-    from ..plotting import COLORS, new_figure
+    from .style import COLORS, new_figure
 
     sizes = np.asarray(sizes)
     fig, ax = new_figure(width=9, height=3.6)
@@ -444,7 +444,7 @@ def rejection_figure(samples: np.ndarray, gold: np.ndarray, accuracies: Mapping[
     Right: the test accuracy of the students trained on each data set (mean ± 1 s.e.)."""
     from matplotlib.ticker import PercentFormatter
 
-    from ..plotting import COLORS, new_figure
+    from .style import COLORS, new_figure
 
     samples = np.asarray(samples)
     gold = np.broadcast_to(np.asarray(gold)[..., None], samples.shape)

@@ -2,11 +2,11 @@ r"""Figures and slider panels of notebook 02 (evaluating a reasoning model).
 
 A notebook asks for a panel in one line and passes the data it computed, for example
 ``noise_panel(pass1_runs, true_pass1, p_true)``; everything about drawing (layout, fixed text
-positions, blitting with :class:`r1lib.plotting.BlitCanvas`) lives here. Each panel has a *view*:
+positions, blitting with :class:`r1lib.figures.style.BlitCanvas`) lives here. Each panel has a *view*:
 a class that builds the figure once and whose ``update(...)`` changes only the artists that depend
 on the controls and returns the panel's status line. The numbers come from r1lib's core
-(:func:`r1lib.pass_at_k`, :mod:`r1lib.error_bars`, :mod:`r1lib.answers`) and from the
-simulated benchmark (:mod:`r1lib.eval_sim`); this module only draws them.
+(:func:`r1lib.pass_at_k`, :mod:`r1lib.error_bars`, :mod:`r1lib.grading.answers`) and from the
+simulated benchmark (:mod:`r1lib.labs.eval_sim`); this module only draws them.
 
 Panels: :func:`noise_panel` (sampling noise of pass@1 against samples per question),
 :func:`stderr_panel` (naive versus clustered standard errors, Miller 2024),
@@ -23,12 +23,12 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .. import eval_sim
-from ..answers import extract_answer, normalize_answer
+from ..labs import eval_sim
+from ..grading.answers import extract_answer, normalize_answer
 from ..error_bars import mean_with_se, naive_se, pass_at_1
 from ..metrics import pass_at_k
-from ..plotting import COLORS, BlitCanvas, fixed_pair_figure, new_figure
-from ..widgets import Panel, int_slider
+from .style import COLORS, BlitCanvas, fixed_pair_figure, new_figure
+from .panels import Panel, int_slider
 
 __all__ = ["NoiseView", "StderrView", "PassAtKView", "VoteView", "VerdictView",
            "noise_panel", "stderr_panel", "passk_panel", "vote_panel", "verdict_panel",
@@ -84,7 +84,7 @@ def _attach(panel: Panel, view: Any) -> Panel:
 class NoiseView:
     r"""Left: pass@1 of many evaluation runs of one model (one dot each), with 1 and with ``K``
     samples per question. Right: the spread over runs against ``K`` and the formula
-    :func:`r1lib.eval_sim.pass1_sd_fixed_questions`.
+    :func:`r1lib.labs.eval_sim.pass1_sd_fixed_questions`.
 
     Parameters
     ----------

@@ -1,13 +1,13 @@
 """The panels and figures of notebook 04 (GRPO from scratch).
 
-Each ``*_panel`` function returns an :class:`r1lib.widgets.Panel` (display it, or call
-``.show()``); its figure is built once and drawn with :class:`r1lib.plotting.BlitCanvas`: axes,
+Each ``*_panel`` function returns an :class:`r1lib.figures.panels.Panel` (display it, or call
+``.show()``); its figure is built once and drawn with :class:`r1lib.figures.style.BlitCanvas`: axes,
 ticks, labels, legends and fixed curves are rendered once, and a slider move only redraws the
 artists that depend on the slider (laying out and drawing text again was most of a callback's
 time). The view behind a panel is ``panel.view``; its ``draw(**values)`` updates the artists and
 returns ``(figure, status line)``, so tests can check what an update changes.
 
-Every number comes from r1lib's core (:mod:`r1lib.grpo`) and lab (:mod:`r1lib.grpo_toy`).
+Every number comes from r1lib's core (:mod:`r1lib.grpo`) and lab (:mod:`r1lib.labs.grpo_toy`).
 """
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 
 from ..grpo import clipped_surrogate, group_advantages
-from ..grpo_toy import PROMPTS, GRPORun, OneBatchStudy
+from ..labs.grpo_toy import PROMPTS, GRPORun, OneBatchStudy
 
 __all__ = ["clip_panel", "advantages_panel", "objective_panel", "training_panel",
            "tradeoff_figure", "baseline_variance_figure", "binary_advantages"]
 
 
 def _selection_slider(description: str, options: Sequence, value):
-    """Discrete options (precomputed runs) with the look of r1lib.widgets' sliders."""
+    """Discrete options (precomputed runs) with the look of r1lib.figures.panels' sliders."""
     import ipywidgets as w
 
     return w.SelectionSlider(options=list(options), value=value, description=description,
@@ -34,7 +34,7 @@ def _selection_slider(description: str, options: Sequence, value):
 
 
 def _panel(name: str, controls: Mapping[str, Any], view, height: str = "330px"):
-    from ..widgets import Panel
+    from .panels import Panel
 
     panel = Panel(name, controls, view.draw, height=height)
     panel.view = view  # what tests and the benchmark inspect
@@ -52,7 +52,7 @@ class ClipView:
     RHO = np.linspace(0.0, 2.0, 201)
 
     def __init__(self, eps: float = 0.2) -> None:
-        from ..plotting import COLORS, BlitCanvas, new_figure
+        from .style import COLORS, BlitCanvas, new_figure
 
         self.fig, axes = new_figure(ncols=2, width=9.0, height=3.6, sharey=True)
         self.parts = []  # per plot: advantage, band, unclipped line, clipped curve, eps lines
@@ -91,7 +91,7 @@ class ClipView:
 
 def clip_panel(eps: float = 0.2):
     """Panel: PPO's clipped surrogate against the ratio; slider: the clip range ε."""
-    from ..widgets import float_slider
+    from .panels import float_slider
 
     return _panel("clip", {"eps": float_slider("clip range ε", eps, 0.05, 0.5, 0.05)}, ClipView(eps))
 
@@ -114,7 +114,7 @@ class AdvantagesView:
     only the left one is redrawn when G changes)."""
 
     def __init__(self, uniforms: np.ndarray, G: int = 8, p: float = 0.3) -> None:
-        from ..plotting import COLORS, BlitCanvas, new_figure
+        from .style import COLORS, BlitCanvas, new_figure
 
         self.uniforms = np.asarray(uniforms, dtype=float)
         g_max = self.uniforms.size
@@ -191,7 +191,7 @@ class AdvantagesView:
 def advantages_panel(uniforms: np.ndarray, G: int = 8, p: float = 0.3):
     """Panel: group advantages of G binary rewards (output i correct when ``uniforms[i] < p``);
     sliders: the group size G (up to ``len(uniforms)``) and P(correct) p."""
-    from ..widgets import float_slider, int_slider
+    from .panels import float_slider, int_slider
 
     view = AdvantagesView(uniforms, G, p)
     return _panel("advantages", {"G": int_slider("group size G", G, 2, view.uniforms.size),
@@ -211,7 +211,7 @@ class ObjectiveView:
     def __init__(self, study: OneBatchStudy, s: float = 0.3, eps: float = 0.2, beta: float = 0.04) -> None:
         import matplotlib.pyplot as plt
 
-        from ..plotting import COLORS, BlitCanvas, new_figure
+        from .style import COLORS, BlitCanvas, new_figure
 
         self.study = study
         G, T = study.mask.shape
@@ -267,7 +267,7 @@ class ObjectiveView:
 def objective_panel(study: OneBatchStudy, s: float = 0.3, eps: float = 0.2, beta: float = 0.04):
     """Panel: the GRPO objective (DeepSeekMath eq. 3) of one batch as the policy moves away from
     the one that sampled it; sliders: step size s, clip range ε, KL coefficient β."""
-    from ..widgets import float_slider
+    from .panels import float_slider
 
     view = ObjectiveView(study, s, eps, beta)
     return _panel("objective", {"s": float_slider("step size s", s, 0.0, 1.0, 0.02),
@@ -297,7 +297,7 @@ class TrainingView:
                  beta: float = 0.04, G: int = 8) -> None:
         import matplotlib.pyplot as plt
 
-        from ..plotting import COLORS, BlitCanvas, new_figure
+        from .style import COLORS, BlitCanvas, new_figure
 
         self.runs = runs
         self.betas, self.groups = _grid(runs)
@@ -365,7 +365,7 @@ def training_panel(runs: Mapping[tuple, GRPORun], prompt: tuple = (3, 4), beta: 
 def tradeoff_figure(runs: Mapping[tuple, GRPORun], base_reward: float):
     """Final expected reward against final KL to the reference, one line per group size (β along
     each line); the base model's reward dashed."""
-    from ..plotting import COLORS, new_figure
+    from .style import COLORS, new_figure
 
     betas, groups = _grid(runs)
     fig, ax = new_figure(width=7.0, height=3.8)
@@ -390,7 +390,7 @@ def tradeoff_figure(runs: Mapping[tuple, GRPORun], base_reward: float):
 def baseline_variance_figure(rel_var: Mapping[int, Mapping[str, float]]):
     """Bars of each estimator's relative variance tr Cov(g) / ||grad E[r]||^2 per group size
     (``rel_var[G][name]``), log scale."""
-    from ..plotting import COLORS, new_figure
+    from .style import COLORS, new_figure
 
     groups = sorted(rel_var)
     names = list(rel_var[groups[0]])

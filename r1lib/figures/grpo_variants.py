@@ -1,8 +1,8 @@
 """The panels of notebook 05 (GRPO after R1: Dr. GRPO, DAPO, GSPO and the KL choices).
 
-Every panel compares *precomputed* training runs of :mod:`r1lib.length_toy` (or studies from it):
+Every panel compares *precomputed* training runs of :mod:`r1lib.labs.length_toy` (or studies from it):
 a toggle picks which run is drawn in colour, the others stay in grey behind it, so a click only
-redraws a few lines. Figures are built once and drawn with :class:`r1lib.plotting.BlitCanvas`
+redraws a few lines. Figures are built once and drawn with :class:`r1lib.figures.style.BlitCanvas`
 (axes, ticks, labels and the grey runs are rendered once). The view behind a panel is
 ``panel.view``; its ``draw(**values)`` updates the coloured artists and returns ``(figure, status
 line)``, so tests can check what an update changes.
@@ -15,12 +15,12 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..length_toy import N_QUESTIONS, CoinStudy, Run, advantage_weight
+from ..labs.length_toy import N_QUESTIONS, CoinStudy, Run, advantage_weight
 
 __all__ = ["RunsView", "Plot", "Series", "smooth", "length_panel", "scale_panel", "clip_higher_panel",
            "dynamic_sampling_panel", "gspo_panel", "kl_panel"]
 
-# One colour per series role (Okabe-Ito, as r1lib.plotting.COLORS).
+# One colour per series role (Okabe-Ito, as r1lib.figures.style.COLORS).
 _SERIES_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 _GREY = "#BBBBBB"
 
@@ -71,7 +71,7 @@ def _toggle(description: str, options: Sequence[str], value: str):
 
 
 def _panel(name: str, controls: Mapping[str, Any], view, height: str = "340px"):
-    from ..widgets import Panel
+    from .panels import Panel
 
     panel = Panel(name, controls, view.draw, height=height)
     panel.view = view  # what tests inspect
@@ -88,7 +88,7 @@ class RunsView:
     def __init__(self, runs: Mapping[str, Any], plots: Sequence[Plot],
                  status: Callable[[str, Any], str], selected: Optional[str] = None,
                  width: float = 9.6, height: float = 3.5) -> None:
-        from ..plotting import BlitCanvas, new_figure
+        from .style import BlitCanvas, new_figure
 
         if not runs:
             raise ValueError("runs must hold at least one run")
@@ -171,11 +171,11 @@ EASY = np.arange(N_QUESTIONS - 4, N_QUESTIONS)  # the four it gets >= 40% right
 class ScaleView:
     """Left: how much a group weighs in an update (mean |A| over the group, relative to a
     half-right group) against its share of right outputs, for the chosen scaling (from
-    :func:`r1lib.length_toy.advantage_weight`). Right: accuracy on the hard and the easy questions
+    :func:`r1lib.labs.length_toy.advantage_weight`). Right: accuracy on the hard and the easy questions
     over training."""
 
     def __init__(self, runs: Mapping[str, Run], group_size: int, selected: Optional[str] = None) -> None:
-        from ..plotting import BlitCanvas, new_figure
+        from .style import BlitCanvas, new_figure
 
         self.runs = dict(runs)
         self.G = group_size
@@ -231,12 +231,12 @@ def scale_panel(runs: Mapping[str, Run], value: Optional[str] = None):
 # ---------------------------------------------------------------------------------------------
 
 class ClipHigherView:
-    """Left: mean entropy of the coins of :func:`r1lib.length_toy.coin_study` (the token does not
+    """Left: mean entropy of the coins of :func:`r1lib.labs.length_toy.coin_study` (the token does not
     matter). Right: token entropy of toy runs on the noisy task, several seeds per setting."""
 
     def __init__(self, coins: Mapping[str, CoinStudy], runs: Mapping[str, Sequence[Run]],
                  selected: Optional[str] = None) -> None:
-        from ..plotting import BlitCanvas, new_figure
+        from .style import BlitCanvas, new_figure
 
         if list(coins) != list(runs):
             raise ValueError(f"coins and runs must have the same keys, got {list(coins)} and {list(runs)}")

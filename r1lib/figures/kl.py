@@ -1,17 +1,17 @@
 r"""Figures and slider panels of notebook 03, the GRPO KL estimator (k1, k2, k3).
 
 Every figure of the notebook is built here, from data the notebook computes with r1lib's core and
-:mod:`r1lib.kl_studies`; the notebook asks for each in a line or two. The three slider panels
+:mod:`r1lib.labs.kl_studies`; the notebook asks for each in a line or two. The three slider panels
 (:func:`gaussian_panel`, :func:`vocab_panel`, :func:`sequence_panel`) share one view,
 :class:`EstimatorHistograms`: per-sample histograms of the estimators, and above them each
 estimator's average with :math:`\pm 2` standard errors and its exact mean.
 
-Speed: a slider callback redraws only what moves (:class:`r1lib.plotting.BlitCanvas`): the frame,
+Speed: a slider callback redraws only what moves (:class:`r1lib.figures.style.BlitCanvas`): the frame,
 axis labels and legend are a cached bitmap; histograms, markers, the two data-driven axes and the
 title with the slider values are drawn on top. Text is the slowest thing to draw, so the redrawn
 axes get few ticks and the axis labels are static text.
 
-Imports point down: figures -> labs (:mod:`r1lib.kl_studies`) -> core.
+Imports point down: figures -> labs (:mod:`r1lib.labs.kl_studies`) -> core.
 """
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..divergence import kl_from_logits
-from ..kl_studies import (
+from ..labs.kl_studies import (
     SequenceStudy, categorical_moments, estimate_all, gaussian_log_probs,
     gaussian_moments, gaussian_true_kl, monte_carlo_moments, sampled_log_probs,
 )
-from ..plotting import COLORS, BlitCanvas, new_figure
-from ..widgets import Panel, float_slider, int_slider, log_slider
+from .style import COLORS, BlitCanvas, new_figure
+from .panels import Panel, float_slider, int_slider, log_slider
 
 __all__ = [
     "EstimatorHistograms", "gaussian_panel", "vocab_panel", "sequence_panel",
@@ -153,7 +153,7 @@ def gaussian_panel(x: np.ndarray) -> Panel:
 
     Controls: the shift ``mu`` of the reference and the number of samples ``n`` (the first ``n``
     of the fixed standard normals ``x``, shifted for each ``mu``: common random numbers, so the
-    picture moves smoothly). Exact means from :func:`r1lib.kl_studies.gaussian_moments`.
+    picture moves smoothly). Exact means from :func:`r1lib.labs.kl_studies.gaussian_moments`.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1 or x.size < 10:
@@ -178,7 +178,7 @@ def vocab_panel(ref_logits: np.ndarray, direction: np.ndarray, u: np.ndarray) ->
 
     Controls: the distance ``s`` and the number of samples ``n`` (tokens drawn by inverse CDF from
     the first ``n`` of the fixed uniforms ``u``). Exact means are sums over the vocabulary
-    (:func:`r1lib.kl_studies.categorical_moments`).
+    (:func:`r1lib.labs.kl_studies.categorical_moments`).
     """
     ref_logits = np.asarray(ref_logits, dtype=np.float64)
     direction = np.asarray(direction, dtype=np.float64)
@@ -257,7 +257,7 @@ def relative_error_figure(curves: Mapping[str, tuple], points: Mapping[str, tupl
     """Relative bias and relative std of one sample against the true KL (two panels, log x).
 
     ``curves`` maps a setting name (e.g. ``"Gaussian"``) to ``(true_kl, moments)`` with ``moments``
-    as returned by :func:`r1lib.kl_studies.gaussian_moments` / ``categorical_moments``: solid lines
+    as returned by :func:`r1lib.labs.kl_studies.gaussian_moments` / ``categorical_moments``: solid lines
     for the first setting, dashed for the next. ``points`` (optional) maps an estimator name to
     ``(true_kl, bias, std)`` arrays from Monte Carlo, drawn as dots.
     """
@@ -328,8 +328,8 @@ def gradient_figure(expected: Mapping[str, np.ndarray], kl_grad: Mapping[str, np
     """Left: expected gradients of k1, k2, k3 as losses beside both KL gradients (bars per logit).
     Right: :math:`KL(\\pi_\\theta\\|\\pi_{ref})` along gradient descent on each estimator.
 
-    ``expected`` is :func:`r1lib.kl_studies.expected_estimator_grads`, ``kl_grad`` is
-    :func:`r1lib.kl_studies.kl_grads`, ``kl_paths`` maps an estimator to the KL after each step.
+    ``expected`` is :func:`r1lib.labs.kl_studies.expected_estimator_grads`, ``kl_grad`` is
+    :func:`r1lib.labs.kl_studies.kl_grads`, ``kl_paths`` maps an estimator to the KL after each step.
     """
     fig, (ax_g, ax_t) = new_figure(ncols=2, width=10, height=3.8)
     width = 0.18

@@ -1,8 +1,8 @@
 r"""Figures and slider panels of notebook 06 (the R1 recipe in miniature).
 
-The notebook runs the pipeline with :mod:`r1lib.r1_recipe` and passes what it computed here; this
+The notebook runs the pipeline with :mod:`r1lib.labs.r1_recipe` and passes what it computed here; this
 module only draws. Panels (built once, then only the changing artists are redrawn with
-:class:`r1lib.plotting.BlitCanvas`):
+:class:`r1lib.figures.style.BlitCanvas`):
 
 - :func:`stage_panel`: one figure per stage (a dropdown picks it): pass@k and maj@k against k with
   clustered 95 % error bars, and the spread of per-problem success rates; a slider picks k.
@@ -19,9 +19,9 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .. import r1_recipe
-from ..plotting import COLORS, BlitCanvas, fixed_pair_figure, new_figure
-from ..widgets import Panel, int_slider
+from ..labs import r1_recipe
+from .style import COLORS, BlitCanvas, fixed_pair_figure, new_figure
+from .panels import Panel, int_slider
 
 __all__ = ["StageView", "CrossoverView", "stage_panel", "crossover_panel", "training_figure",
            "rejection_figure", "distillation_figure", "hacking_figure", "summary_figure"]
@@ -219,7 +219,7 @@ def crossover_panel(evaluations: Mapping, stages: Sequence[str], stage: Optional
 
 def training_figure(runs: Mapping, metrics: Sequence[str] = ("reward", "accuracy", "format"),
                     colors: Optional[Sequence[str]] = None):
-    """One plot per metric of :class:`r1lib.r1_recipe.RLRun` against the GRPO step, one line per run
+    """One plot per metric of :class:`r1lib.labs.r1_recipe.RLRun` against the GRPO step, one line per run
     (sampled batch means, lightly smoothed by a 5-step moving average; the raw values are faint)."""
     labels = {"reward": "reward (batch mean)", "accuracy": "strict accuracy", "format": "format reward",
               "loophole": "loophole checker's reward", "length": "output length (tokens)",

@@ -82,7 +82,7 @@ class BlitCanvas(_agg_canvas_class()):
 
     Laying out and rendering a whole figure takes 50-200 ms on a small machine, mostly text. This
     canvas renders everything that never changes (axes, ticks, labels, fixed curves) once and
-    keeps it as a bitmap; each time the figure is saved as PNG (as :class:`r1lib.widgets.Panel`
+    keeps it as a bitmap; each time the figure is saved as PNG (as :class:`r1lib.figures.panels.Panel`
     does on every update) it pastes the bitmap back, draws only the ``dynamic`` artists on top and
     encodes the PNG. A slider move then costs a few milliseconds.
 

@@ -12,13 +12,14 @@ conventionally in ``\\boxed{...}``. Grading takes two steps, both here:
    :class:`fractions.Fraction` values; everything else becomes a canonical string.
 
 ``None`` means "no answer": :func:`r1lib.majority_vote` and :func:`r1lib.maj_at_k` never let it win,
-and :func:`is_correct` never counts it as correct.
+and :func:`r1lib.is_correct` never counts it as correct.
 
 ``extract_answer(text, lenient=True)`` is how the builtin grader reads an output: it also reads
 R1-Zero's ``<answer>...</answer>`` template, several boxes given as one answer, and outputs with no
-box at all ("the final answer is ...", the last ``$...$``). :func:`is_correct` picks a grader:
-this module's (``"builtin"``, no sympy), Hugging Face's math-verify (``"math-verify"``, see
-:mod:`r1lib.grading`), or the best one installed (``"auto"``).
+box at all ("the final answer is ...", the last ``$...$``); :func:`builtin_grade` is that grader.
+:func:`r1lib.is_correct` (in :mod:`r1lib.grading.graders`) picks a grader: this module's
+(``"builtin"``, no sympy), Hugging Face's math-verify (``"math-verify"``), or the best one
+installed (``"auto"``).
 """
 from __future__ import annotations
 
@@ -29,9 +30,10 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Optional
 
-from .validation import describe
+from ..validation import describe
 
-__all__ = ["extract_answer", "normalize_answer", "parse_answer", "is_correct", "GRADERS"]
+__all__ = ["extract_answer", "normalize_answer", "parse_answer", "builtin_grade", "gold_value",
+           "after_reasoning", "check_str", "GRADERS"]
 
 GRADERS = ("auto", "math-verify", "builtin")
 
@@ -47,7 +49,7 @@ _MAX_EXPONENT = 400
 _MAX_ANSWER_CHARS = 1000
 
 
-def _check_str(value: Any, name: str) -> str:
+def check_str(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {describe(value)}")
     return value
@@ -125,7 +127,7 @@ def _last_box(text: str) -> Optional[str]:
     return found[-1][2] if found else None
 
 
-def _after_reasoning(text: str) -> Optional[str]:
+def after_reasoning(text: str) -> Optional[str]:
     """The text after the last ``</think>``; None when ``<think>`` opens and never closes."""
     if _THINK_CLOSE in text:
         return text[text.rindex(_THINK_CLOSE) + len(_THINK_CLOSE):]
@@ -242,10 +244,10 @@ def extract_answer(text: str, *, lenient: bool = False) -> Optional[str]:
     str or None
         The answer with surrounding whitespace stripped, or ``None`` for "no answer".
     """
-    _check_str(text, "text")
+    check_str(text, "text")
     if not isinstance(lenient, bool):
         raise TypeError(f"lenient must be a bool, got {describe(lenient)}")
-    segment = _after_reasoning(text)
+    segment = after_reasoning(text)
     if segment is None:
         return None
     if lenient:
@@ -562,7 +564,7 @@ def normalize_answer(answer: Optional[str]) -> Optional[Hashable]:
     """
     if answer is None:
         return None
-    return _normalize(_check_str(answer, "answer"))
+    return _normalize(check_str(answer, "answer"))
 
 
 def parse_answer(text: str, *, lenient: bool = False) -> Optional[Hashable]:
@@ -570,14 +572,14 @@ def parse_answer(text: str, *, lenient: bool = False) -> Optional[Hashable]:
     return normalize_answer(extract_answer(text, lenient=lenient))
 
 
-def _gold_value(gold: Any) -> Hashable:
+def gold_value(gold: Any) -> Hashable:
     """The normalised gold answer; TypeError/ValueError naming ``gold`` when it is unusable."""
     if isinstance(gold, bool) or not isinstance(gold, (str, numbers.Rational)):
         raise TypeError(f"gold must be a str, an integer or a Fraction, got {describe(gold)}")
-    gold_value = normalize_answer(gold) if isinstance(gold, str) else Fraction(gold)
-    if gold_value is None:
+    value = normalize_answer(gold) if isinstance(gold, str) else Fraction(gold)
+    if value is None:
         raise ValueError(f"gold has no answer after normalisation: {describe(gold)}")
-    return gold_value
+    return value
 
 
 def builtin_grade(text: str, gold: Any) -> tuple[bool, Optional[Hashable]]:
@@ -587,41 +589,6 @@ def builtin_grade(text: str, gold: Any) -> tuple[bool, Optional[Hashable]]:
     exact numbers, canonical strings, sets and lists in any order). Never raises on a str
     ``text``; raises TypeError/ValueError for an unusable ``gold``.
     """
-    gold_value = _gold_value(gold)
-    answer = parse_answer(_check_str(text, "text"), lenient=True)
-    return answer is not None and answer == gold_value, answer
-
-
-def is_correct(text: str, gold: Any, *, grader: str = "auto") -> bool:
-    """Whether a raw model output's final answer is equivalent to ``gold``.
-
-    Parameters
-    ----------
-    text : str
-        One raw model output (reasoning, then the answer).
-    gold : str, int or Fraction
-        The reference answer.
-    grader : {"auto", "math-verify", "builtin"}, default "auto"
-        ``"builtin"``: this module (:func:`builtin_grade`), no sympy. ``"math-verify"``: Hugging
-        Face's math-verify ``parse`` + ``verify`` in a worker process with a per-call time limit
-        (:mod:`r1lib.grading`; a call that runs out of time is wrong). ``"auto"``: math-verify when
-        it is installed, else builtin; which one is logged once (logger ``r1lib.grading``).
-
-    Returns
-    -------
-    bool
-        An output with no answer is never correct.
-
-    Raises
-    ------
-    TypeError
-        ``text`` not a str; ``gold`` neither a str, an integer nor a Fraction.
-    ValueError
-        ``gold`` has no answer (the grader cannot read it); an unknown ``grader``.
-    """
-    _check_str(text, "text")
-    if grader == "builtin":
-        return builtin_grade(text, gold)[0]
-    from . import grading  # lazy: math-verify and sympy load only when asked for
-
-    return grading.grade(text, gold, grader=grader).correct
+    expected = gold_value(gold)
+    answer = parse_answer(check_str(text, "text"), lenient=True)
+    return answer is not None and answer == expected, answer

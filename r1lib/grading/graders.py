@@ -2,7 +2,7 @@ r"""Grading model outputs as the field does: two graders behind one name, safe a
 
 Graders (``grader=`` everywhere):
 
-- ``"builtin"``: :func:`r1lib.answers.builtin_grade`, r1lib's own reader (no sympy): lenient
+- ``"builtin"``: :func:`r1lib.grading.answers.builtin_grade`, r1lib's own reader (no sympy): lenient
   extraction, then exact comparison of canonical answers.
 - ``"math-verify"``: Hugging Face's math-verify (``pip install "r1lib[grading]"``), the grader of
   open-r1, lighteval and TRL's accuracy reward: ``verify(parse(gold), parse(output))`` with sympy.
@@ -13,7 +13,7 @@ Graders (``grader=`` everywhere):
 - ``"auto"``: math-verify when it is importable, else builtin. Which one is logged once
   (logger ``"r1lib.grading"``; INFO for math-verify, WARNING when it falls back to builtin).
 
-Time limit: math-verify runs in worker processes (``python -m r1lib._grading_worker``), never in
+Time limit: math-verify runs in worker processes (``python -m r1lib.grading.worker``), never in
 the caller's process. Each call (parse + verify of one output) gets ``time_limit`` seconds, timed
 by the worker's own interval timer; if the worker does not answer within a grace period after
 that (a computation stuck in C code ignores signals), the parent kills it and starts a new one.
@@ -45,11 +45,11 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
-from .validation import describe, check_option
-from .answers import GRADERS, builtin_grade, _check_str
+from ..validation import describe, check_option
+from .answers import GRADERS, builtin_grade, check_str
 
-__all__ = ["Grade", "grade", "grade_many", "resolve_grader", "math_verify_available",
-           "DEFAULT_TIME_LIMIT", "GRADERS"]
+__all__ = ["Grade", "grade", "grade_many", "is_correct", "resolve_grader", "math_verify_available",
+           "default_workers", "map_in_workers", "DEFAULT_TIME_LIMIT", "GRADERS"]
 
 logger = logging.getLogger("r1lib.grading")
 
@@ -128,7 +128,7 @@ class _Worker:
         root = str(Path(__file__).resolve().parents[1])  # r1lib importable however it was found
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH")) if p))
-        cmd = [sys.executable, "-m", "r1lib._grading_worker"] + (["--math-verify"] if math_verify else [])
+        cmd = [sys.executable, "-m", "r1lib.grading.worker"] + (["--math-verify"] if math_verify else [])
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.send_conn = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
         self.recv_conn = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
@@ -329,7 +329,7 @@ def grade(text: str, gold: Any, *, grader: str = "auto",
     ValueError
         ``gold`` cannot be read by the grader; an unknown grader; a bad ``time_limit``.
     """
-    _check_str(text, "text")
+    check_str(text, "text")
     gold_text = _gold_text(gold)
     chosen = resolve_grader(grader)
     limit = _check_time_limit(time_limit)
@@ -411,7 +411,7 @@ def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "aut
                  for pair in zip(map(_final_text, texts), gold_texts)]
     unique = list(index)
     if chosen == "builtin" and (workers == 1 or len(unique) < 5000):
-        from ._grading_worker import builtin_verdict  # same code as in the workers
+        from .worker import builtin_verdict  # same code as in the workers
         verdicts = []
         step = max(1, len(unique) // 100)
         for s in range(0, len(unique), step):
@@ -429,3 +429,36 @@ def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "aut
             pool.close()
     distinct = [Grade(bool(v[1]), v[2], v[0]) for v in verdicts]
     return [distinct[p] for p in positions]
+
+
+def is_correct(text: str, gold: Any, *, grader: str = "auto") -> bool:
+    """Whether a raw model output's final answer is equivalent to ``gold``.
+
+    Parameters
+    ----------
+    text : str
+        One raw model output (reasoning, then the answer).
+    gold : str, int or Fraction
+        The reference answer.
+    grader : {"auto", "math-verify", "builtin"}, default "auto"
+        ``"builtin"``: :func:`r1lib.grading.answers.builtin_grade`, no sympy. ``"math-verify"``: Hugging
+        Face's math-verify ``parse`` + ``verify`` in a worker process with a per-call time limit
+        (this module; a call that runs out of time is wrong). ``"auto"``: math-verify when
+        it is installed, else builtin; which one is logged once (logger ``r1lib.grading``).
+
+    Returns
+    -------
+    bool
+        An output with no answer is never correct.
+
+    Raises
+    ------
+    TypeError
+        ``text`` not a str; ``gold`` neither a str, an integer nor a Fraction.
+    ValueError
+        ``gold`` has no answer (the grader cannot read it); an unknown ``grader``.
+    """
+    check_str(text, "text")
+    if grader == "builtin":
+        return builtin_grade(text, gold)[0]
+    return grade(text, gold, grader=grader).correct

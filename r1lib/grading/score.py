@@ -40,10 +40,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .error_bars import mean_with_se, pass_at_1
-from .grading import (DEFAULT_TIME_LIMIT, GRADERS, Grade, default_workers, grade_many,
+from ..error_bars import mean_with_se, pass_at_1
+from ..metrics import MAJ_MAX_N, TIE_POLICIES, pass_at_k
+from .graders import (DEFAULT_TIME_LIMIT, GRADERS, Grade, default_workers, grade_many,
                       map_in_workers, resolve_grader)
-from .metrics import TIE_POLICIES, _MAJ_MAX_N, maj_at_k, pass_at_k
+from .votes import GOLD, maj_rows, vote_pattern
 
 __all__ = ["BadInput", "Samples", "Report", "read_samples", "score_samples", "ks_up_to",
            "format_table", "report_json", "plot_report", "main"]
@@ -205,16 +206,6 @@ def ks_up_to(n_min: int) -> list:
     return ks
 
 
-class _Gold:
-    """The vote of every correct sample: one answer class, distinct from any parsed answer."""
-
-    def __repr__(self) -> str:
-        return "<gold>"
-
-
-GOLD = _Gold()
-
-
 @dataclass
 class Report:
     """Everything ``r1-score`` prints; per-problem arrays are in first-appearance order."""
@@ -248,53 +239,19 @@ def _mean_se(values: np.ndarray) -> tuple:
     return float(est.value), float(est.se)
 
 
-def _vote_pattern(votes: list, ties: str) -> tuple:
-    """What maj@k of one problem depends on, as a short tuple of small integers.
-
-    maj@k does not depend on what the wrong answers are, only on which samples agree. With
-    ``ties="first"`` the order matters too: the answers relabelled by first appearance (gold 0,
-    no answer -1, others 1, 2, ...). With ``"split"`` and ``"wrong"`` only the class sizes matter:
-    ``(gold's count, the no-answer count, the other classes' sizes in decreasing order...)``.
-    Equal patterns have equal maj@k, so each distinct pattern is computed once.
-    """
-    if ties == "first":
-        labels: dict = {GOLD: 0, None: -1}
-        return tuple(labels.setdefault(v, len(labels) - 1) for v in votes)
-    counts: dict = {}
-    for v in votes:
-        counts[v] = counts.get(v, 0) + 1
-    gold, none = counts.pop(GOLD, 0), counts.pop(None, 0)
-    return (gold, none) + tuple(sorted(counts.values(), reverse=True))
-
-
-def _pattern_votes(pattern: tuple, ties: str) -> list:
-    """A vote list with the given pattern (gold is 0, no answer None)."""
-    if ties == "first":
-        return [None if a < 0 else a for a in pattern]
-    votes = [0] * pattern[0] + [None] * pattern[1]
-    for label, size in enumerate(pattern[2:], start=1):
-        votes += [label] * size
-    return votes
-
-
-def _maj_rows(patterns: list, ks: list, ties: str) -> list:
-    """maj@k at every k for each pattern."""
-    return [maj_at_k(_pattern_votes(p, ties), 0, ks, ties=ties) for p in patterns]
-
-
 def _maj_per_problem(votes: list, c: np.ndarray, ks: list, ties: str,
                      workers: int = 1) -> np.ndarray:
     """maj@k for every problem and k (rows: problems): r1lib.maj_at_k once per distinct pattern,
     spread over ``workers`` processes when there are many."""
     out = np.zeros((len(votes), len(ks)))
-    keys = [_vote_pattern(v, ties) if cnt else None for v, cnt in zip(votes, c)]  # c = 0: maj@k = 0
+    keys = [vote_pattern(v, ties) if cnt else None for v, cnt in zip(votes, c)]  # c = 0: maj@k = 0
     distinct = list(dict.fromkeys(k for k in keys if k is not None))
     if workers > 1 and len(distinct) >= 2000:
         size = -(-len(distinct) // (4 * workers))
         chunks = [(distinct[i:i + size], ks, ties) for i in range(0, len(distinct), size)]
         rows = [r for part in map_in_workers("maj_rows", chunks, workers) for r in part]
     else:
-        rows = _maj_rows(distinct, ks, ties)
+        rows = maj_rows(distinct, ks, ties)
     value = dict(zip(distinct, rows))
     for i, key in enumerate(keys):
         if key is not None:
@@ -341,9 +298,9 @@ def score_samples(samples: Samples, grades: Sequence[Grade], *, grader: str,
     for k in ks:
         pass_k[k] = _mean_se(np.atleast_1d(pass_at_k(n, c, k)))
     maj_k: dict = {}
-    if n_max > _MAJ_MAX_N:
+    if n_max > MAJ_MAX_N:
         notes.append(f"maj@k not computed: a problem has {n_max} samples, more than maj_at_k's "
-                     f"limit of {_MAJ_MAX_N}")
+                     f"limit of {MAJ_MAX_N}")
     else:
         per_problem = _maj_per_problem(votes, c, ks, ties, workers)
         for j, k in enumerate(ks):
@@ -405,20 +362,26 @@ def format_table(report: Report) -> str:
     return "\n".join(rows)
 
 
+# The plot's look, kept here so that the grading layer needs nothing from the figure layer above it:
+# white background, light grid, and two Okabe-Ito colours (colour-blind safe, as in r1lib.figures).
+_PLOT_STYLE = {"figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white",
+               "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
+               "axes.spines.right": False, "legend.fontsize": 9, "legend.framealpha": 0.9}
+_PLOT_COLORS = {"pass": "#0072B2", "maj": "#D55E00"}
+
+
 def plot_report(report: Report, path: str) -> None:
     """Save pass@k and maj@k against k (log2 axis) with 95% error bars (±1.96 clustered SE)."""
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    from .plotting import COLORS, STYLE
-
-    with rc_context(STYLE):
+    with rc_context(_PLOT_STYLE):
         fig = Figure(figsize=(7.0, 4.2), dpi=110, layout="constrained")
         ax = fig.add_subplot()
         ks = np.array(report.ks)
         # maj@k a little to the right, so that equal values at k = 1 do not hide each other
-        curves = [("pass@k", report.pass_k, COLORS["teacher"], "o", 1.0),
-                  ("maj@k", report.maj_k, COLORS["student"], "s", 1.05)]
+        curves = [("pass@k", report.pass_k, _PLOT_COLORS["pass"], "o", 1.0),
+                  ("maj@k", report.maj_k, _PLOT_COLORS["maj"], "s", 1.05)]
         for label, values, color, marker, shift in curves:
             if not values:
                 continue

@@ -1,4 +1,4 @@
-"""The worker process behind :mod:`r1lib.grading` (``python -m r1lib._grading_worker``).
+"""The worker process behind :mod:`r1lib.grading` (``python -m r1lib.grading.worker``).
 
 It reads grading jobs from stdin and writes verdicts to stdout, both as
 :class:`multiprocessing.connection.Connection` messages (pickles). Stray prints of the libraries it
@@ -11,7 +11,7 @@ own signal-based timeouts are switched off (``parsing_timeout=None``, ``timeout_
 because they swallow the timeout and return "wrong" without saying so; ours raises
 :class:`_Expired`, a BaseException, which passes through math-verify's ``except Exception``
 clauses, and the verdict says "timeout". Work stuck inside C code never sees the signal: for
-that the parent kills this process after a grace period (see ``r1lib.grading``).
+that the parent kills this process after a grace period (see :mod:`r1lib.grading.graders`).
 
 Messages in: ``("grade", grader, time_limit, items)`` with ``items`` a list of ``(text, gold)``
 strings, or ``("call", name, args)`` to run one of the whitelisted functions in ``_CALLS`` (the
@@ -30,7 +30,8 @@ from functools import lru_cache
 from multiprocessing.connection import Connection
 from typing import Any, Optional
 
-from .answers import _after_reasoning, _gold_value, normalize_answer, parse_answer
+from .answers import after_reasoning, gold_value, normalize_answer, parse_answer
+from .votes import maj_rows
 
 OK, TIMEOUT, BAD_GOLD = "ok", "timeout", "bad_gold"
 
@@ -56,7 +57,7 @@ def final_part(text: str) -> Optional[str]:
     """What math-verify reads of an R1-style output: the text after the last ``</think>`` (None
     when the reasoning never closes) and, with R1-Zero's template, the last ``<answer>`` content
     (None when it never closes). math-verify itself knows neither tag."""
-    segment = _after_reasoning(text)
+    segment = after_reasoning(text)
     if segment is None or "<answer>" not in segment:
         return segment
     start = segment.rindex("<answer>") + len("<answer>")
@@ -98,18 +99,18 @@ class _MathVerify:
 @lru_cache(maxsize=4096)
 def _builtin_gold(gold: str) -> Any:
     try:
-        return _gold_value(gold)
+        return gold_value(gold)
     except (TypeError, ValueError):
         return None
 
 
 def builtin_verdict(text: str, gold: str) -> tuple:
     """``(status, correct, answer)`` of the builtin grader (what ``builtin_grade`` decides)."""
-    gold_value = _builtin_gold(gold)
-    if gold_value is None:
+    expected = _builtin_gold(gold)
+    if expected is None:
         return (BAD_GOLD, False, None)
     answer = parse_answer(text, lenient=True)
-    return (OK, answer is not None and answer == gold_value, answer)
+    return (OK, answer is not None and answer == expected, answer)
 
 
 def _timed(fn: Any, limit: float, *args: Any) -> tuple:
@@ -125,14 +126,8 @@ def _timed(fn: Any, limit: float, *args: Any) -> tuple:
         return (OK, False, None)
 
 
-def _maj_rows() -> Any:
-    from .score import _maj_rows as fn
-
-    return fn
-
-
-# Functions the parent may run here on plain data (``r1lib.grading.map_in_workers``).
-_CALLS = {"maj_rows": _maj_rows}
+# Functions the parent may run here on plain data (``r1lib.grading.graders.map_in_workers``).
+_CALLS = {"maj_rows": maj_rows}
 
 
 def main() -> None:
@@ -155,7 +150,7 @@ def main() -> None:
         except (EOFError, OSError):
             return
         if message[0] == "call":  # ("call", name, args): a whitelisted pure function
-            outbox.send(("batch", _CALLS[message[1]]()(*message[2])))
+            outbox.send(("batch", _CALLS[message[1]](*message[2])))
             continue
         _, grader, limit, items = message
         if grader == "builtin":

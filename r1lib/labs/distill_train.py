@@ -55,10 +55,10 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .validation import describe, check_option, float_array, nonneg_scalar, positive_scalar
-from .distillation import distillation_grad, distillation_loss
-from .divergence import kl_divergence
-from .softmax import log_softmax, softmax
+from ..validation import describe, check_option, float_array, nonneg_scalar, positive_scalar
+from ..distillation import distillation_grad, distillation_loss
+from ..divergence import kl_divergence
+from ..softmax import log_softmax, softmax
 
 __all__ = [
     "init_params", "forward", "backward", "count_parameters", "predict", "accuracy",

@@ -14,7 +14,7 @@ of every metric (pass@1 is the mean of :math:`p_{i,\text{correct}}`, pass@k is t
 Sampled answers are integer codes: ``0`` is the correct answer, ``1 .. n_wrong`` the wrong ones
 and ``NO_ANSWER = -1`` the absence of an answer. :func:`render_outputs` turns codes into raw model
 outputs (``<think>...</think>`` plus ``\boxed{...}``, in varied but equivalent spellings, and
-malformed outputs for ``NO_ANSWER``) to exercise :mod:`r1lib.answers`.
+malformed outputs for ``NO_ANSWER``) to exercise :mod:`r1lib.grading.answers`.
 """
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .validation import describe, float_array, int_array, nonneg_scalar
-from .metrics import check_counts
-from .softmax import softmax
+from ..validation import describe, float_array, int_array, nonneg_scalar
+from ..metrics import check_counts
+from ..softmax import softmax
 
 __all__ = ["NO_ANSWER", "SimulatedBenchmark", "make_benchmark", "expected_pass_at_k",
            "plugin_pass_at_k", "expected_plugin_pass_at_k", "pass1_sd_fixed_questions",

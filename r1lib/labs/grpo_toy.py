@@ -38,10 +38,10 @@ from typing import Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .validation import describe, float_array, nonneg_scalar, positive_scalar
-from .grpo import _clip_range, group_advantages, grpo_objective, grpo_objective_grad, sequence_mean
-from .kl_estimators import kl_k3
-from .softmax import log_softmax
+from ..validation import describe, float_array, nonneg_scalar, positive_scalar
+from ..grpo import check_clip_range, group_advantages, grpo_objective, grpo_objective_grad, sequence_mean
+from ..kl_estimators import kl_k3
+from ..softmax import log_softmax
 
 __all__ = [
     "VOCAB", "THINK", "END_THINK", "STEP", "BOS", "MAX_LEN", "PROMPTS", "ANSWERS",
@@ -384,7 +384,7 @@ def train_grpo(group_size: int = 8, beta: float = 0.04, eps: float = 0.2, steps:
     G = _group_size(group_size)
     beta = nonneg_scalar(beta, "beta")
     lr = positive_scalar(lr, "lr")
-    eps = _clip_range(eps)
+    eps = check_clip_range(eps)
     if max_grad_norm is not None:
         max_grad_norm = positive_scalar(max_grad_norm, "max_grad_norm")
     for name, val in (("steps", steps), ("inner_steps", inner_steps)):

@@ -27,10 +27,10 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .validation import describe, float_array, int_array, positive_scalar
-from .divergence import kl_from_logits
-from .kl_estimators import kl_k1, kl_k2, kl_k3
-from .softmax import log_softmax
+from ..validation import describe, float_array, int_array, positive_scalar
+from ..divergence import kl_from_logits
+from ..kl_estimators import kl_k1, kl_k2, kl_k3
+from ..softmax import log_softmax
 
 __all__ = [
     "ESTIMATORS", "Moments", "MonteCarloMoments", "estimate_all",

@@ -43,9 +43,9 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .validation import describe, nonneg_scalar, positive_scalar
-from .divergence import kl_divergence
-from .softmax import entropy, log_softmax, softmax
+from ..validation import describe, nonneg_scalar, positive_scalar
+from ..divergence import kl_divergence
+from ..softmax import entropy, log_softmax, softmax
 
 __all__ = [
     "K", "APPROACH_NAMES", "THINK", "STOP", "MAX_LEN", "BASE_ACCURACY", "N_QUESTIONS", "POPULAR",
@@ -325,7 +325,7 @@ def advantage_weight(group_size: int, scale: str = "group") -> np.ndarray:
     groups weigh much more than ``"none"`` does: Dr. GRPO's point that dividing by the std
     up-weights the questions that are too hard or too easy.
     """
-    from .grpo import group_advantages
+    from ..grpo import group_advantages
 
     G = _count(group_size, "group_size", 2)
     if scale not in ("group", "none"):
@@ -374,7 +374,7 @@ class Variant:
     success: tuple = EXACT_TASK
 
     def __post_init__(self) -> None:
-        from .grpo_loss import IMPORTANCE_SAMPLING_LEVELS, KL_ESTIMATORS, LOSS_TYPES
+        from ..grpo_loss import IMPORTANCE_SAMPLING_LEVELS, KL_ESTIMATORS, LOSS_TYPES
 
         for name, options in (("loss_type", LOSS_TYPES), ("scale", SCALES),
                               ("importance_sampling_level", IMPORTANCE_SAMPLING_LEVELS),
@@ -449,7 +449,7 @@ def _rng(rng) -> tuple[np.random.Generator, Optional[int]]:
 
 def _draw_batch(policy: LengthPolicy, variant: Variant, rng: np.random.Generator):
     """One group per question; with dynamic sampling, refill dropped groups (DAPO sec. 3.2)."""
-    from .grpo_loss import dynamic_sampling_mask
+    from ..grpo_loss import dynamic_sampling_mask
 
     questions = np.arange(N_QUESTIONS)
     batch = sample(policy, questions, variant.group_size, rng, variant.success)
@@ -486,8 +486,8 @@ def train(variant: Variant = Variant(), rng: Union[int, np.random.Generator] = 0
     :func:`r1lib.grpo_loss.grpo_loss` with ``variant``'s switches, its gradient
     ``d loss / d logp`` chained into the parameters by :func:`policy_gradient`.
     """
-    from .grpo import group_advantages
-    from .grpo_loss import clip_fractions, grpo_loss_grad
+    from ..grpo import group_advantages
+    from ..grpo_loss import clip_fractions, grpo_loss_grad
 
     if not isinstance(variant, Variant):
         raise TypeError(f"variant must be a Variant, got {describe(variant)}")
@@ -589,8 +589,8 @@ def coin_study(epsilon_high: Optional[float] = None, batches: int = 200, n_coins
     :math:`\epsilon_{high} = \epsilon = 0.2` is +0.18 against -0.22. The random walk then drifts
     towards the rarer side's extinction, and the entropy falls although nothing was learned.
     """
-    from .grpo import group_advantages
-    from .grpo_loss import grpo_loss_grad
+    from ..grpo import group_advantages
+    from ..grpo_loss import grpo_loss_grad
 
     rng, _ = _rng(rng)
     n = _count(n_coins, "n_coins", 1)

@@ -53,13 +53,13 @@ from typing import Callable, NamedTuple, Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .validation import describe, nonneg_scalar, positive_scalar
-from .error_bars import Estimate, mean_with_se, pass_at_1
-from .grpo import _clip_range, group_advantages
-from .grpo_loss import grpo_loss_grad
-from .kl_estimators import kl_k3
-from .metrics import maj_at_k, pass_at_k
-from .softmax import log_softmax
+from ..validation import describe, nonneg_scalar, positive_scalar
+from ..error_bars import Estimate, mean_with_se, pass_at_1
+from ..grpo import check_clip_range, group_advantages
+from ..grpo_loss import grpo_loss_grad
+from ..kl_estimators import kl_k3
+from ..metrics import maj_at_k, pass_at_k
+from ..softmax import log_softmax
 
 __all__ = [
     "VOCAB", "DIGITS", "THINK", "END_THINK", "ANSWER", "END_ANSWER", "STRATEGIES", "BOS", "MAX_LEN",
@@ -468,7 +468,7 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
     if Q > task.n_problems:
         raise ValueError(f"questions must be <= the task's {task.n_problems} problems, got {Q}")
     beta = nonneg_scalar(beta, "beta")
-    eps = _clip_range(eps)
+    eps = check_clip_range(eps)
     lr = positive_scalar(lr, "lr")
     ref = policy.copy() if reference is None else _check_policy(reference, "reference")
     gen = _seed(rng)

@@ -493,8 +493,8 @@ JS_KERNEL_REPORT = """async () => {
   const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
   const expr = {report: "__import__('_r1_ui_probe').report()",
                 panels: "__import__('json').dumps([[p.name, list(p.controls), len(p.timings), len(p.errors)] " +
-                        "for p in __import__('r1lib.widgets', fromlist=['panels']).panels()]) " +
-                        "if 'r1lib.widgets' in __import__('sys').modules else '[]'"};
+                        "for p in __import__('r1lib.figures.panels', fromlist=['panels']).panels()]) " +
+                        "if 'r1lib.figures.panels' in __import__('sys').modules else '[]'"};
   const future = k.requestExecute({code: '', silent: true, store_history: false, user_expressions: expr});
   const reply = await future.done;
   const out = {};

@@ -31,8 +31,8 @@ import ipywidgets as w
 from IPython.display import display
 
 import r1lib
-from r1lib.plotting import new_figure, use_style
-from r1lib.widgets import Panel, float_slider, int_slider, log_slider
+from r1lib.figures.style import new_figure, use_style
+from r1lib.figures.panels import Panel, float_slider, int_slider, log_slider
 
 use_style()
 logits = np.array([2.0, 1.0, 0.5, -0.5, -1.0])"""
