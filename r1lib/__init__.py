@@ -30,8 +30,9 @@ kl_studies`` (also reachable as ``r1lib.kl_studies``).
 from . import exercises
 from .distillation import distillation_grad, distillation_loss
 from .divergence import generalized_jsd, kl_divergence, kl_from_logits
-from .error_bars import (Estimate, clustered_se, mean_with_se, naive_se, paired_difference, pass_at_1,
-                         unpaired_difference)
+from .error_bars import (Estimate, VarianceComponents, clustered_se, detectable_difference, detection_power,
+                         mean_with_se, naive_se, paired_difference, pass_at_1, questions_needed, samples_needed,
+                         standard_error, unpaired_difference, variance_components)
 from .grading import GRADERS, extract_answer, is_correct, normalize_answer, parse_answer
 from .grpo import (clipped_surrogate, clipped_surrogate_grad, group_advantages, grpo_objective,
                    grpo_objective_grad, sequence_mean)
@@ -52,7 +53,8 @@ __all__ = [
     # metrics.py, error_bars.py, grading/
     "pass_at_k", "majority_vote", "maj_at_k",
     "Estimate", "mean_with_se", "pass_at_1", "naive_se", "clustered_se", "paired_difference",
-    "unpaired_difference",
+    "unpaired_difference", "VarianceComponents", "variance_components", "standard_error",
+    "detection_power", "detectable_difference", "questions_needed", "samples_needed",
     "extract_answer", "normalize_answer", "parse_answer", "is_correct", "GRADERS",
     # kl_estimators.py
     "kl_k1", "kl_k2", "kl_k3",
