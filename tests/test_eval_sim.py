@@ -215,3 +215,140 @@ def test_bad_sampler_and_render_arguments(bench):
         render_outputs(bench, codes, rng, p_variant=1.5)
     with pytest.raises(TypeError, match="Generator"):
         render_outputs(bench, codes, None)
+
+
+# ------------------------------------------- evaluations at real benchmark sizes (issue 20)
+
+from scipy import stats  # noqa: E402
+
+from r1lib.labs.eval_sim import (beta_components, beta_rates, detection_rates, logit_shift,  # noqa: E402
+                                 pass1_sd_fixed_questions, pass1_sd_new_questions, population_components,
+                                 shift_for_gain, simulate_counts)
+
+
+@pytest.mark.parametrize("mean, kappa", [(0.3, 1.0), (0.5, 0.2), (0.9, 10.0)])
+def test_beta_components_are_scipys_beta_moments(mean, kappa):
+    dist = stats.beta(mean * kappa, (1 - mean) * kappa)
+    comps = beta_components(mean, kappa)
+    assert comps.between == pytest.approx(dist.var(), rel=1e-12)
+    assert comps.within == pytest.approx(dist.mean() - dist.moment(2), rel=1e-12)
+    assert comps.between + comps.within == pytest.approx(mean * (1 - mean), rel=1e-12)
+    assert comps.between / (mean * (1 - mean)) == pytest.approx(1 / (kappa + 1))     # rho
+
+
+def test_beta_rates_are_seeded_beta_draws():
+    a = beta_rates(50_000, 0.3, 1.0, np.random.default_rng(4))
+    b = beta_rates(50_000, 0.3, 1.0, np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)
+    assert ((a >= 0) & (a <= 1)).all()
+    assert stats.kstest(a, stats.beta(0.3, 0.7).cdf).pvalue > 1e-3
+    comps = population_components(a)
+    assert comps.between == pytest.approx(0.105, rel=0.03) and comps.within == pytest.approx(0.105, rel=0.03)
+
+
+@given(st.lists(st.floats(0.001, 0.999), min_size=1, max_size=20), st.floats(-5, 5))
+@settings(max_examples=200, deadline=None)
+def test_logit_shift_is_the_sigmoid_of_the_shifted_logit(p, s):
+    p = np.array(p)
+    expected = 1 / (1 + np.exp(-(np.log(p / (1 - p)) + s)))
+    np.testing.assert_allclose(logit_shift(p, s), expected, rtol=1e-10, atol=1e-15)
+
+
+def test_logit_shift_keeps_the_ends_and_is_warning_free():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = logit_shift([0.0, 1.0, 0.5], 3.0)
+        assert out[0] == 0.0 and out[1] == 1.0 and out[2] == pytest.approx(1 / (1 + math.exp(-3)))
+        assert (logit_shift([0.2, 0.7], 1e6) <= 1).all() and (logit_shift([0.2, 0.7], -1e6) >= 0).all()
+    np.testing.assert_array_equal(logit_shift([0.1, 0.4], 0.0), [0.1, 0.4])
+
+
+@pytest.mark.parametrize("gain", [0.05, 0.15, -0.05, 1e-4])
+def test_shift_for_gain_reaches_the_gain(gain):
+    p = beta_rates(10_000, 0.3, 1.0, np.random.default_rng(9))
+    s = shift_for_gain(p, gain)
+    assert np.mean(logit_shift(p, s)) - np.mean(p) == pytest.approx(gain, abs=1e-10)
+    assert np.sign(s) == np.sign(gain)
+    assert shift_for_gain(p, 0.0) == 0.0
+
+
+def test_shift_for_gain_rejects_unreachable_gains():
+    with pytest.raises(ValueError, match="cannot move"):
+        shift_for_gain([0.0, 1.0, 0.5], 0.2)        # only one question can move, by < 0.5/3
+    assert shift_for_gain([0.0, 1.0, 0.5], 0.15) > 0
+
+
+def test_population_components_by_brute_force_and_simulation():
+    rng = np.random.default_rng(5)
+    p_b = beta_rates(2000, 0.3, 1.0, rng)
+    p_a = logit_shift(p_b, 0.5)
+    one = population_components(p_b)
+    assert one.between == pytest.approx(np.mean((p_b - p_b.mean()) ** 2))
+    assert one.within == pytest.approx(np.mean(p_b - p_b ** 2))
+    pair = population_components(p_a, baseline=p_b)
+    d = p_a - p_b
+    assert pair.between == pytest.approx(np.mean((d - d.mean()) ** 2))
+    assert pair.within == pytest.approx(np.mean(p_a * (1 - p_a)) + np.mean(p_b * (1 - p_b)))
+    # questions drawn with replacement: the spread of pass@1 and of the paired difference is
+    # exactly the standard error of these components
+    for n in (1, 8):
+        c_a, c_b = simulate_counts(p_a, 30, n, 20_000, rng, baseline=p_b)
+        assert np.std(c_b.mean(axis=1) / n) == pytest.approx(r1lib.standard_error(one, n, 30), rel=0.03)
+        assert np.std((c_a - c_b).mean(axis=1) / n) == pytest.approx(r1lib.standard_error(pair, n, 30), rel=0.03)
+    # the notebook's two older formulas are special cases
+    assert pass1_sd_new_questions(p_b, 4, 30) == pytest.approx(r1lib.standard_error(one, 4, 30))
+    assert pass1_sd_fixed_questions(p_b[:30], 4) == pytest.approx(
+        math.sqrt(np.sum(p_b[:30] * (1 - p_b[:30])) / 4) / 30)
+
+
+def test_simulate_counts_scores_both_models_on_the_same_questions():
+    """Rates 0/1 and their complements: on a shared question one model gets n, the other 0."""
+    p = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    c, base = simulate_counts(p, 50, 6, 40, np.random.default_rng(1), baseline=1 - p)
+    assert c.shape == base.shape == (40, 50)
+    np.testing.assert_array_equal(c + base, 6)
+    again = simulate_counts(p, 50, 6, 40, np.random.default_rng(1), baseline=1 - p)
+    np.testing.assert_array_equal(again[0], c)
+    assert simulate_counts(p, 3, 2, 4, np.random.default_rng(1)).shape == (4, 3)
+
+
+@pytest.mark.parametrize("n_questions, n_samples", [(30, 4), (30, 64), (100, 1)])
+def test_detection_rates_match_the_closed_form_power(n_questions, n_samples):
+    rng = np.random.default_rng([n_questions, n_samples, 1])
+    p_b = beta_rates(20_000, 0.3, 1.0, rng)
+    p_a = logit_shift(p_b, shift_for_gain(p_b, 0.05))
+    paired, unpaired = detection_rates(p_a, p_b, n_questions, n_samples, 3000, rng)
+    power = r1lib.detection_power(0.05, population_components(p_a, baseline=p_b), n_samples, n_questions)
+    unp = [population_components(x) for x in (p_a, p_b)]
+    power_unpaired = r1lib.detection_power(0.05, (unp[0].between + unp[1].between, unp[0].within + unp[1].within),
+                                           n_samples, n_questions)
+    mc = math.sqrt(power * (1 - power) / 3000)
+    assert abs(paired - power) < 3 * mc + 0.03, (paired, power)       # + the small-P t effect
+    # the unpaired interval is too wide on shared questions: it detects less than its own formula says
+    assert unpaired <= power_unpaired + 3 * math.sqrt(power_unpaired / 3000) + 0.01
+    assert unpaired < paired or paired > 0.99
+
+
+EVAL_SIZE_BAD = [
+    (lambda: beta_components(0.0, 1.0), ValueError, "mean must lie strictly"),
+    (lambda: beta_components(0.3, 0.0), ValueError, "concentration must be > 0"),
+    (lambda: beta_components("0.3", 1.0), TypeError, "mean"),
+    (lambda: beta_rates(0, 0.3, 1.0, np.random.default_rng(0)), ValueError, "n_questions"),
+    (lambda: beta_rates(5, 0.3, 1.0, 0), TypeError, "Generator"),
+    (lambda: logit_shift([0.5, 1.2], 1.0), ValueError, "p_correct"),
+    (lambda: logit_shift([0.5], float("nan")), ValueError, "shift"),
+    (lambda: logit_shift([[0.5]], 1.0), ValueError, "1-D"),
+    (lambda: shift_for_gain([0.5], 0.6), ValueError, "gain must lie"),
+    (lambda: population_components([0.5, 0.2], baseline=[0.5]), ValueError, "same shape"),
+    (lambda: simulate_counts([0.5], 3, 0, 2, np.random.default_rng(0)), ValueError, "n_samples"),
+    (lambda: simulate_counts([0.5], 3, 2, 2, np.random.default_rng(0), baseline=[0.1, 0.2]), ValueError, "same shape"),
+    (lambda: detection_rates([0.5], [0.4], 1, 2, 5, np.random.default_rng(0)), ValueError, "n_questions must be >= 2"),
+    (lambda: detection_rates([0.5], [0.4], 5, 2, 5, np.random.default_rng(0), level=2), ValueError, "level"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", EVAL_SIZE_BAD, ids=[f"size{i}" for i in range(len(EVAL_SIZE_BAD))])
+def test_bad_input_at_benchmark_sizes(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

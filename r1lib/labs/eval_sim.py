@@ -26,13 +26,16 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..error_bars import VarianceComponents, paired_difference, standard_error, unpaired_difference
 from ..validation import describe, float_array, int_array, nonneg_scalar
 from ..metrics import check_counts
 from ..softmax import softmax
 
 __all__ = ["NO_ANSWER", "SimulatedBenchmark", "make_benchmark", "expected_pass_at_k",
            "plugin_pass_at_k", "expected_plugin_pass_at_k", "pass1_sd_fixed_questions",
-           "pass1_sd_new_questions", "naive_se_new_questions", "answer_lists", "render_outputs"]
+           "pass1_sd_new_questions", "naive_se_new_questions", "answer_lists", "render_outputs",
+           "beta_components", "beta_rates", "logit_shift", "shift_for_gain", "population_components",
+           "simulate_counts", "detection_rates"]
 
 NO_ANSWER = -1
 
@@ -272,10 +275,12 @@ def pass1_sd_fixed_questions(p_correct: ArrayLike, k: ArrayLike) -> Union[float,
 
     .. math:: \operatorname{sd}(\hat p \mid p_1..p_P) = \frac1P\sqrt{\sum_{i=1}^P \frac{p_i(1-p_i)}{k}}.
 
-    Only the sampling noise: the questions are held fixed (``k`` broadcasts, e.g. a grid).
+    Only the sampling noise: the questions are held fixed (``k`` broadcasts, e.g. a grid). It is
+    :func:`r1lib.standard_error` with between = 0 and within = the mean of :math:`p_i(1-p_i)`.
     """
     p, k_arr = _rates_and_k(p_correct, k)
-    return _as_float(np.sqrt(np.sum(p * (1.0 - p)) / k_arr) / p.size)
+    # the questions do not change between runs: only the within part, that of these questions
+    return _as_float(np.asarray(standard_error((0.0, np.mean(p * (1.0 - p))), k_arr, p.size)))
 
 
 def pass1_sd_new_questions(p_population: ArrayLike, k: ArrayLike,
@@ -290,11 +295,12 @@ def pass1_sd_new_questions(p_population: ArrayLike, k: ArrayLike,
               + \mathbb E[x(1-x)]/k}{P}}.
 
     This is what the clustered standard error estimates; ``Var(x)`` is the population variance
-    (``ddof=0``: the population is all there is).
+    (``ddof=0``: the population is all there is). It is :func:`r1lib.standard_error` of
+    :func:`population_components`.
     """
     p, k_arr = _rates_and_k(p_population, k)
     n_q = _positive_int(n_questions, "n_questions")
-    return _as_float(np.sqrt((p.var() + np.mean(p * (1.0 - p)) / k_arr) / n_q))
+    return _as_float(np.asarray(standard_error(population_components(p), k_arr, n_q)))
 
 
 def naive_se_new_questions(p_population: ArrayLike, k: ArrayLike,
@@ -318,6 +324,167 @@ def answer_lists(codes: ArrayLike) -> list:
     if arr.ndim != 2:
         raise ValueError(f"codes must have shape (problems, samples), got {arr.shape}")
     return [[None if a == NO_ANSWER else a for a in row] for row in arr.tolist()]
+
+
+
+# --- evaluations at real benchmark sizes: populations of questions, two models, power ---------
+
+def beta_components(mean: float, concentration: float) -> VarianceComponents:
+    r"""Variance components of solve rates :math:`x \sim \mathrm{Beta}(\mu\kappa, (1-\mu)\kappa)`.
+
+    .. math:: \text{between} = \operatorname{Var}(x) = \frac{\mu(1-\mu)}{\kappa+1}, \qquad
+              \text{within} = \mathbb E[x(1-x)] = \frac{\mu(1-\mu)\,\kappa}{\kappa+1}
+
+    They add up to :math:`\mu(1-\mu)`, the variance of one sample of a random question; the share
+    of the between part, :math:`\rho = 1/(\kappa+1)`, is the intra-question correlation of the
+    design effect. Small :math:`\kappa` (below 1) makes a U-shaped population: most questions
+    nearly always or nearly never solved, as on AIME.
+    """
+    mu = _unit_open(mean, "mean")
+    kappa = _positive_real(concentration, "concentration")
+    total = mu * (1.0 - mu)
+    return VarianceComponents(total / (kappa + 1.0), total * kappa / (kappa + 1.0))
+
+
+def _unit_open(value: Any, name: str) -> float:
+    v = _real(value, name)
+    if not 0.0 < v < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {v!r}")
+    return v
+
+
+def _positive_real(value: Any, name: str) -> float:
+    v = _real(value, name)
+    if v <= 0.0:
+        raise ValueError(f"{name} must be > 0, got {v!r}")
+    return v
+
+
+def beta_rates(n_questions: int, mean: float, concentration: float,
+               rng: np.random.Generator) -> np.ndarray:
+    """``n_questions`` solve rates drawn from :math:`\\mathrm{Beta}(\\mu\\kappa, (1-\\mu)\\kappa)`
+    (see :func:`beta_components`): a population of questions, or one benchmark drawn from it."""
+    n = _positive_int(n_questions, "n_questions")
+    mu = _unit_open(mean, "mean")
+    kappa = _positive_real(concentration, "concentration")
+    return _generator(rng).beta(mu * kappa, (1.0 - mu) * kappa, size=n)
+
+
+def _rates(p_correct: ArrayLike, name: str = "p_correct") -> np.ndarray:
+    p = float_array(p_correct, name, min_ndim=1)
+    if p.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of per-question rates, got shape {p.shape}")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError(f"{name} must lie in [0, 1], got {describe(p_correct)}")
+    return p
+
+
+def logit_shift(p_correct: ArrayLike, shift: float) -> np.ndarray:
+    r"""A model better (``shift > 0``) or worse by ``shift`` in logit space on every question:
+
+    .. math:: x'_i = \sigma\bigl(\operatorname{logit}(x_i) + s\bigr), \qquad \sigma(t) = 1/(1+e^{-t})
+
+    Questions at 0 or 1 stay there; questions near 1/2 move the most (by about :math:`s\,x(1-x)`).
+    Computed as :math:`x e^s / (x e^s + 1 - x)`, exact at the ends and free of warnings.
+    """
+    p = _rates(p_correct)
+    s = _real(shift, "shift")
+    scale = math.exp(min(max(s, -700.0), 700.0))
+    return p * scale / (p * scale + (1.0 - p))
+
+
+def shift_for_gain(p_correct: ArrayLike, gain: float) -> float:
+    r"""The logit shift :math:`s` with :math:`\operatorname{mean}(x') - \operatorname{mean}(x) = `
+    ``gain`` for :func:`logit_shift` (bisection: the mean is increasing in :math:`s`).
+
+    ``gain`` must lie strictly between :math:`-\bar x_{\text{movable}}` and
+    :math:`1 - \bar x` restricted to questions strictly inside (0, 1), since questions at 0 or 1
+    cannot move.
+    """
+    p = _rates(p_correct)
+    g = _real(gain, "gain")
+    if g == 0.0:
+        return 0.0
+    inner = (p > 0) & (p < 1)
+    low, high = -np.sum(p[inner]) / p.size, np.sum(1.0 - p[inner]) / p.size
+    if not low < g < high:
+        raise ValueError(f"gain must lie in ({low:.6g}, {high:.6g}) for these rates (questions at 0 "
+                         f"or 1 cannot move), got {g!r}")
+    base = p.mean()
+    lo, hi = (0.0, 1.0) if g > 0 else (-1.0, 0.0)
+    while (np.mean(logit_shift(p, hi)) - base < g) if g > 0 else (np.mean(logit_shift(p, lo)) - base > g):
+        if g > 0:
+            hi *= 2.0
+        else:
+            lo *= 2.0
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if np.mean(logit_shift(p, mid)) - base < g:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def population_components(p_correct: ArrayLike, baseline: ArrayLike = None) -> VarianceComponents:
+    r"""The exact variance components of a population of questions with known solve rates.
+
+    One model: between = :math:`\operatorname{Var}(x)` (``ddof=0``: the population is all there
+    is), within = :math:`\operatorname{mean}\,x(1-x)`. With ``baseline`` (the other model's rates
+    on the same questions): those of the paired difference, between =
+    :math:`\operatorname{Var}(x - x^{\text{base}})`, within = :math:`\operatorname{mean}[x(1-x) +
+    x^{\text{base}}(1-x^{\text{base}})]`. Questions drawn uniformly from the population with
+    replacement then give pass@1 (or the paired difference) the standard error
+    :func:`r1lib.standard_error` of these components, exactly.
+    """
+    p = _rates(p_correct)
+    if baseline is None:
+        return VarianceComponents(float(p.var()), float(np.mean(p * (1.0 - p))))
+    b = _rates(baseline, "baseline")
+    if b.shape != p.shape:
+        raise ValueError(f"baseline {b.shape} and p_correct {p.shape} must have the same shape "
+                         "(the same questions, in the same order)")
+    return VarianceComponents(float(np.var(p - b)), float(np.mean(p * (1.0 - p) + b * (1.0 - b))))
+
+
+def simulate_counts(p_correct: ArrayLike, n_questions: int, n_samples: int, reps: int,
+                    rng: np.random.Generator, baseline: ArrayLike = None):
+    """``reps`` evaluations: each draws ``n_questions`` questions from the population (uniformly,
+    with replacement) and ``n_samples`` samples per question. Returns the correct counts, shape
+    ``(reps, n_questions)``; with ``baseline`` a pair ``(counts, baseline_counts)``, both models
+    scored on the *same* questions with independent samples."""
+    p = _rates(p_correct)
+    n_q = _positive_int(n_questions, "n_questions")
+    n = _positive_int(n_samples, "n_samples")
+    r = _positive_int(reps, "reps")
+    rng = _generator(rng)
+    idx = rng.integers(0, p.size, size=(r, n_q))
+    counts = rng.binomial(n, p[idx])
+    if baseline is None:
+        return counts
+    b = _rates(baseline, "baseline")
+    if b.shape != p.shape:
+        raise ValueError(f"baseline {b.shape} and p_correct {p.shape} must have the same shape")
+    return counts, rng.binomial(n, b[idx])
+
+
+def detection_rates(p_correct: ArrayLike, baseline: ArrayLike, n_questions: int, n_samples: int,
+                    reps: int, rng: np.random.Generator, level: float = 0.95) -> tuple:
+    """Simulated power: over ``reps`` evaluations (:func:`simulate_counts`), the share whose
+    ``level`` interval for "model minus baseline" excludes 0, with the paired standard error
+    (:func:`r1lib.paired_difference`) and with the unpaired one (:func:`r1lib.unpaired_difference`).
+    Compare with :func:`r1lib.detection_power`. Returns ``(paired, unpaired)`` shares."""
+    n = _positive_int(n_samples, "n_samples")
+    counts, base = simulate_counts(p_correct, n_questions, n, reps, rng, baseline=baseline)
+    if counts.shape[1] < 2:
+        raise ValueError(f"n_questions must be >= 2 to estimate a standard error, got {counts.shape[1]}")
+    paired = paired_difference(counts / n, base / n)
+    unpaired = unpaired_difference(counts / n, base / n)
+
+    def excludes_zero(est):
+        lo, hi = est.interval(level)
+        return float(np.mean((lo > 0) | (hi < 0)))
+    return excludes_zero(paired), excludes_zero(unpaired)
 
 
 # --- raw text outputs --------------------------------------------------------------------------
