@@ -254,3 +254,91 @@ def test_gaussian_panel_at_any_slider_position(panels, mu, n):
         assert 0.0 <= h.get_data().values.sum() <= 1.0 + 1e-12
     assert view.values_text.get_text() == f"μ = {mu:.2f}, n = {n:,}"
     assert panel.errors == []
+
+
+# ---- the placement panel (where the KL goes) ------------------------------------------------------
+
+from r1lib.labs import kl_placement as kp  # noqa: E402
+from figtools import left_of_axes, pixels  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def placement():
+    rng = np.random.default_rng(21)
+    ref, direction = ks.random_markov_policy(3, rng, 1.0), ks.random_markov_policy(3, rng, 1.0)
+    u = rng.random((800, 5))
+    panel = figs.placement_panel(ref, direction, u)
+    panel.show()
+    yield panel, ref, direction, u
+    plt.close("all")
+
+
+def test_placement_panel_draws_the_exact_and_sampled_values(placement):
+    panel, ref, direction, u = placement
+    view = panel.view
+    panel.controls["shift"].value = 1.3
+    panel.controls["placement"].value = "k3 loss"
+    panel.controls["position"].value = 2
+    pol = ref.shifted(direction, 1.3)
+    exact = kp.sequence_kl_grads(pol, ref, 5)
+    expected = kp.expected_placement_grads(pol, ref, 5)
+    for name, line in view.error_lines.items():
+        err = [np.linalg.norm(np.ravel(expected[name].position(t) - exact.position(t)))
+               / np.linalg.norm(np.ravel(exact.position(t))) for t in range(1, 6)]
+        assert np.allclose(line.get_ydata(), np.minimum(err, figs.ERROR_CAP), atol=1e-12), name
+        assert line.get_linewidth() == (3.0 if name == "k3 loss" else 1.0)
+    heights_exact = [b.get_height() for b in view.exact_bars]
+    heights_place = [b.get_height() for b in view.placement_bars]
+    assert np.allclose(heights_exact, np.ravel(exact.position(2)), atol=1e-15)
+    assert np.allclose(heights_place, np.ravel(expected["k3 loss"].position(2)), atol=1e-15)
+    samples = kp.position_samples(pol, ref, pol.sample(u), 2)["k3 loss"].reshape(800, -1)
+    assert np.allclose(view.mc_dots.get_data()[1], samples.mean(axis=0), atol=1e-15)
+    assert view.position_line.get_xdata()[0] == 2
+    assert "s = 1.30" in panel.status.value and panel.errors == []
+    # position 1 has V logits: the other bars are hidden
+    panel.controls["position"].value = 1
+    assert [b.get_visible() for b in view.exact_bars] == [True] * 3 + [False] * 6
+    assert np.allclose([b.get_height() for b in view.exact_bars[:3]], exact.first, atol=1e-15)
+    assert len(view.mc_dots.get_data()[0]) == 3
+
+
+def test_placement_panel_updates_leave_the_frame_alone(placement):
+    panel = placement[0]
+    view = panel.view
+    img0 = pixels(view.fig)
+    legend0 = [t.get_text() for t in view.ax_error.get_legend().get_texts()]
+    y0 = {k: line.get_ydata().copy() for k, line in view.error_lines.items()}
+    panel.controls["shift"].value = 0.4
+    img1 = pixels(view.fig)
+    assert np.array_equal(left_of_axes(view.fig, img0), left_of_axes(view.fig, img1))
+    assert [t.get_text() for t in view.ax_error.get_legend().get_texts()] == legend0
+    assert not all(np.array_equal(y0[k], line.get_ydata()) for k, line in view.error_lines.items())
+    assert np.allclose(view.error_lines["k1 reward"].get_ydata(), 0.0, atol=1e-12)
+    assert np.allclose(view.error_lines["k1 loss"].get_ydata(), 1.0, atol=1e-12)
+
+
+def test_placement_panel_extremes_and_speed(placement):
+    panel = placement[0]
+    stats = panel.exercise()
+    assert stats["updates"] >= 4 and panel.errors == []
+    cpu = []
+    for name in kp.PLACEMENTS:
+        for t in (1, 3, 5):
+            t0 = time.thread_time()
+            with panel.controls["position"].hold_trait_notifications():
+                panel.controls["placement"].value = name
+                panel.controls["position"].value = t
+            panel.update()
+            cpu.append(time.thread_time() - t0)
+    cpu_ms = 1000 * statistics.median(cpu)
+    print(f"placement panel: median {cpu_ms:.0f} ms CPU per update")
+    assert panel.errors == [] and cpu_ms < 100
+
+
+def test_placement_panel_bad_input():
+    rng = np.random.default_rng(0)
+    ref = ks.random_markov_policy(3, rng)
+    with pytest.raises(TypeError, match="MarkovPolicy"):
+        figs.placement_panel(ref, np.zeros(3), rng.random((10, 3)))
+    with pytest.raises(ValueError, match="u must have shape"):
+        figs.placement_panel(ref, ref, rng.random((10, 1)))

@@ -19,15 +19,17 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..divergence import kl_from_logits
+from ..labs.kl_placement import PLACEMENTS, placement_profile
 from ..labs.kl_studies import (
-    SequenceStudy, categorical_moments, estimate_all, gaussian_log_probs,
+    MarkovPolicy, SequenceStudy, categorical_moments, estimate_all, gaussian_log_probs,
     gaussian_moments, gaussian_true_kl, monte_carlo_moments, sampled_log_probs,
 )
-from .style import COLORS, BlitCanvas, new_figure
+from .style import COLORS, BlitCanvas, fixed_pair_figure, new_figure
 from .panels import Panel, float_slider, int_slider, log_slider
 
 __all__ = [
     "EstimatorHistograms", "gaussian_panel", "vocab_panel", "sequence_panel",
+    "PlacementView", "placement_panel",
     "running_means_figure", "relative_error_figure", "crossover_figure",
     "sequence_spread_figure", "gradient_figure",
 ]
@@ -228,6 +230,138 @@ def sequence_panel(study: SequenceStudy) -> Panel:
                                                          study.max_length),
                                     "shift": float_slider("shift s", 0.5, 0.0, 1.5, 0.05)},
                             draw, height="340px"), view)
+
+
+# ---------------------------------------------------------------------------------- where the KL goes
+
+#: How each placement is drawn: the estimator's colour; solid with circles in the reward, dashed
+#: with squares in the loss.
+PLACEMENT_STYLE = {
+    "k1 reward": (COLORS["k1"], "-", "o"), "k3 reward": (COLORS["k3"], "-", "o"),
+    "k1 loss": (COLORS["k1"], "--", "s"), "k2 loss": (COLORS["k2"], "--", "s"),
+    "k3 loss": (COLORS["k3"], "--", "s"),
+}
+ERROR_CAP = 2.0  # relative errors above this are drawn at the top edge (a fixed scale: the panel blits)
+
+
+class PlacementView:
+    """Two plots for :func:`placement_panel`.
+
+    Left: per position, the relative error of every placement's expected gradient against the
+    exact gradient of the sequence KL (0 = exact; 1 = what no gradient at all scores), the chosen
+    placement drawn thick, the chosen position marked. Right: the chosen position's gradient entry
+    by entry: exact (black outline), the chosen placement's expectation (filled) and its Monte
+    Carlo mean over the sampled sequences (dots, ± 2 s.e.).
+    """
+
+    def __init__(self, vocab_size: int, length: int, n_sequences: int) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        self.v, self.length = vocab_size, length
+        self.fig, (ax_e, ax_g) = fixed_pair_figure(width=10.5, height=4.0, bottom=0.18, axes_height=0.64)
+        self.ax_error, self.ax_grad = ax_e, ax_g
+        x = np.arange(1, length + 1)
+        self.error_lines = {}
+        for name in PLACEMENTS:
+            colour, ls, marker = PLACEMENT_STYLE[name]
+            self.error_lines[name] = ax_e.plot(x, np.zeros(length), ls=ls, marker=marker, color=colour,
+                                               lw=1.2, ms=5, label=name)[0]
+        self.position_line = ax_e.axvline(1, color=COLORS["neutral"], lw=6, alpha=0.3, zorder=0)
+        ax_e.set_xlim(0.6, length + 0.4)
+        ax_e.set_ylim(-0.05, ERROR_CAP + 0.1)
+        ax_e.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_e.set_xlabel("token position t")
+        ax_e.set_ylabel("relative error of E[gradient]")
+        ax_e.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
+        entries = vocab_size * vocab_size
+        slots = np.arange(entries)
+        self.exact_bars = ax_g.bar(slots - 0.2, np.zeros(entries), 0.38, facecolor="white",
+                                   edgecolor=COLORS["truth"], lw=1.3, label="exact ∇ sequence KL")
+        self.placement_bars = ax_g.bar(slots + 0.2, np.zeros(entries), 0.38, color=COLORS["neutral"],
+                                       label="placement, expected")
+        self.mc_dots = ax_g.plot([], [], "o", color=COLORS["truth"], ms=4,
+                                 label=f"placement, mean of {n_sequences:,} samples ± 2 s.e.")[0]
+        self.mc_bars = ax_g.plot([], [], "-", color=COLORS["truth"], lw=1.2)[0]
+        self.zero_line = ax_g.axhline(0.0, color=COLORS["truth"], lw=0.8)   # dynamic: the y range moves
+        ax_g.set_ylabel("gradient w.r.t. the logit")
+        ax_g.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
+        ax_g.yaxis.set_major_locator(MaxNLocator(5))
+        self.values_text = self.fig.text(0.5, 0.015, " ", ha="center", va="bottom", fontsize=10)
+        BlitCanvas(self.fig, [*self.error_lines.values(), self.position_line, *self.exact_bars,
+                              *self.placement_bars, self.mc_dots, self.mc_bars, self.zero_line,
+                              ax_g.xaxis, ax_g.yaxis, self.values_text])
+
+    def update(self, profile, placement: str, position: int, shift: float):
+        """Show a :class:`r1lib.labs.kl_placement.PlacementProfile`; returns the figure."""
+        for name, line in self.error_lines.items():
+            line.set_ydata(np.minimum(profile.relative_error[name], ERROR_CAP))
+            line.set_linewidth(3.0 if name == placement else 1.0)
+            line.set_alpha(1.0 if name == placement else 0.45)
+        self.position_line.set_xdata([position, position])
+        truth, expected = profile.truth, profile.expected[placement]
+        mean, se = profile.mc_mean[placement], profile.mc_se[placement]
+        k = truth.size                              # V at position 1, V * V after it
+        colour = PLACEMENT_STYLE[placement][0]
+        for i, (bar_e, bar_p) in enumerate(zip(self.exact_bars, self.placement_bars)):
+            shown = i < k
+            bar_e.set_height(truth[i] if shown else 0.0)
+            bar_p.set_height(expected[i] if shown else 0.0)
+            bar_e.set_visible(shown)
+            bar_p.set_visible(shown)
+            bar_p.set_facecolor(colour)
+        slots = np.arange(k) + 0.2
+        self.mc_dots.set_data(slots, mean)
+        seg_x = np.repeat(slots, 3)
+        seg_y = np.column_stack([mean - 2 * se, mean + 2 * se, np.full(k, np.nan)]).ravel()
+        seg_x[2::3] = np.nan
+        self.mc_bars.set_data(seg_x, seg_y)
+        ax = self.ax_grad
+        if position == 1:
+            labels = [f"→{b}" for b in range(self.v)]
+        else:
+            labels = [f"{a}→{b}" for a in range(self.v) for b in range(self.v)]
+        ax.set_xticks(np.arange(k), labels, fontsize=8)
+        ax.set_xlim(-0.6, k - 0.4)
+        lo = min(truth.min(), expected.min(), np.min(mean - 2 * se), 0.0)
+        hi = max(truth.max(), expected.max(), np.max(mean + 2 * se), 0.0)
+        pad = 0.08 * max(hi - lo, 1e-9)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlabel(f"logit at position {position}" + ("" if position == 1 else " (previous token → token)"))
+        self.values_text.set_text(f"gap s = {shift:.2f}, placement: {placement}, position t = {position}")
+        return self.fig
+
+
+def placement_panel(ref: MarkovPolicy, direction: MarkovPolicy, u: np.ndarray) -> Panel:
+    r"""Panel ``"placement"``: where the KL goes, on the toy Markov policy.
+
+    Controls: the gap ``s`` (the policy is ``ref.shifted(direction, s)``), the placement (k1 or k3
+    in the reward with reward-to-go; k1, k2 or k3 in the loss) and the token position ``t``.
+    Sequences of length ``u.shape[1]`` are drawn with the fixed uniforms ``u`` (n, T); everything
+    is computed by :func:`r1lib.labs.kl_placement.placement_profile`.
+    """
+    import ipywidgets as w
+
+    if not isinstance(ref, MarkovPolicy) or not isinstance(direction, MarkovPolicy):
+        raise TypeError(f"ref and direction must be MarkovPolicy objects, got {type(ref).__name__} "
+                        f"and {type(direction).__name__}")
+    u = np.asarray(u, dtype=np.float64)
+    if u.ndim != 2 or u.shape[0] < 2 or u.shape[1] < 2:
+        raise ValueError(f"u must have shape (n, T) with n >= 2 sequences of T >= 2 tokens, got {u.shape}")
+    view = PlacementView(ref.vocab_size, u.shape[1], u.shape[0])
+
+    def draw(shift: float, placement: str, position: int):
+        prof = placement_profile(ref, direction, shift, u, position)
+        fig = view.update(prof, placement, position, shift)
+        err = prof.relative_error[placement]
+        return fig, (f"s = {shift:.2f}: sequence KL {prof.kl:.4f} nats; relative error of {placement} "
+                     f"by position: {', '.join(f'{e:.2f}' for e in err)}")
+
+    placement = w.ToggleButtons(options=list(PLACEMENTS), value="k2 loss", description="placement",
+                                style={"description_width": "initial", "button_width": "auto"})
+    return _with_view(Panel("placement", {"shift": float_slider("gap s", 1.0, 0.1, 2.0, 0.05),
+                                          "placement": placement,
+                                          "position": int_slider("position t", 1, 1, u.shape[1])},
+                            draw, height="390px"), view)
 
 
 # ---------------------------------------------------------------------------------- static figures
