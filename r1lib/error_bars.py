@@ -394,7 +394,8 @@ def _power_at(ratio: np.ndarray, z: float) -> np.ndarray:
 
 
 def detection_power(effect: ArrayLike, components: Any, n_samples: ArrayLike,
-                    n_questions: ArrayLike, level: float = 0.95) -> FloatOrArray:
+                    n_questions: ArrayLike, level: float = 0.95, *,
+                    interval: Any = None) -> FloatOrArray:
     r"""Probability that an evaluation tells a true difference ``effect`` from zero.
 
     "Tells apart" means the two-sided ``level`` confidence interval of the estimated difference,
@@ -406,7 +407,13 @@ def detection_power(effect: ArrayLike, components: Any, n_samples: ArrayLike,
               \qquad z = \Phi^{-1}\bigl(\tfrac{1 + \text{level}}{2}\bigr)
 
     (the second term, a "significant" result of the wrong sign, is tiny unless the effect is).
-    At ``effect = 0`` it is the false-alarm rate ``1 - level``. The normal approximation treats
+    At ``effect = 0`` it is the false-alarm rate ``1 - level``. When the interval is built with a
+    standard error :math:`\mathrm{SE}_I` other than the estimate's true spread (``interval``: for
+    example the unpaired SE used on two models that answered the *same* questions),
+
+    .. math:: \text{power} = \Phi\Bigl(\frac{\lvert\delta\rvert - z\,\mathrm{SE}_I}{\mathrm{SE}}\Bigr)
+              + \Phi\Bigl(\frac{-\lvert\delta\rvert - z\,\mathrm{SE}_I}{\mathrm{SE}}\Bigr).
+ The normal approximation treats
     the SE as known; with an SE estimated from ``P`` questions the real test is a little more
     liberal for small ``P`` (at ``P = 30`` a nominal 5 % test rejects about 6 % of the time).
 
@@ -419,14 +426,18 @@ def detection_power(effect: ArrayLike, components: Any, n_samples: ArrayLike,
         the same questions, of one model's score to tell it from a fixed value.
     level : float, default 0.95
         Confidence level of the interval (0.95: a two-sided 5 % test).
+    interval : VarianceComponents, optional
+        The components whose standard error the interval uses, if not ``components`` themselves.
     """
     delta = np.abs(float_array(effect, "effect"))
     z = _level_z(level)
     se = np.asarray(standard_error(components, n_samples, n_questions), dtype=float)
-    delta, se = np.broadcast_arrays(delta, se)
-    exact = se == 0      # no noise at all: any nonzero effect is seen, a zero one never
-    ratio = delta / np.where(exact, 1.0, se)
-    power = np.where(exact, (delta > 0).astype(float), _power_at(np.where(exact, 0.0, ratio), z))
+    se_i = se if interval is None else np.asarray(standard_error(interval, n_samples, n_questions), dtype=float)
+    delta, se, se_i = np.broadcast_arrays(delta, se, se_i)
+    exact = se == 0      # no noise at all: the estimate is the effect itself
+    scale = np.where(exact, 1.0, se)
+    power = _normal_cdf((delta - z * se_i) / scale) + _normal_cdf((-delta - z * se_i) / scale)
+    power = np.where(exact, (delta > z * se_i).astype(float), power)
     return _scalar_or_array(power)
 
 

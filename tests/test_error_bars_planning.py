@@ -229,6 +229,38 @@ def test_power_by_simulation_matches_the_closed_form(population, n_questions, n_
     assert abs(detected - predicted) < 3 * mc + 0.03, (detected, predicted)
 
 
+@given(st.floats(0, 0.3), st.floats(0.0, 0.2), st.floats(0.0, 0.25), st.floats(0.0, 0.4),
+       st.integers(1, 64), st.integers(2, 400))
+@settings(max_examples=200, deadline=None)
+def test_detection_power_with_another_intervals_se(delta, b, w, b_i, n, p):
+    """The interval uses SE_I, the estimate spreads with SE: P(|N(delta, SE^2)| > z SE_I)."""
+    se, se_i = math.sqrt((b + w / n) / p), math.sqrt((b_i + w / n) / p)
+    got = detection_power(delta, (b, w), n, p, interval=(b_i, w))
+    if se == 0:
+        assert got == (1.0 if delta > Z95 * se_i else 0.0)
+    else:
+        expected = stats.norm.sf(Z95 * se_i, loc=delta, scale=se) + stats.norm.cdf(-Z95 * se_i, loc=delta, scale=se)
+        assert got == pytest.approx(expected, abs=1e-12)
+    assert detection_power(delta, (b, w), n, p, interval=(b, w)) == detection_power(delta, (b, w), n, p)
+
+
+@pytest.mark.parametrize("n_questions, n_samples", [(30, 16), (300, 16), (300, 64), (500, 4)])
+def test_unpaired_interval_on_shared_questions_by_simulation(population, n_questions, n_samples):
+    """Both models answer the same questions, but the interval uses the unpaired SE: the estimate
+    spreads with the paired SE, the interval is as wide as the unpaired one. At AIME size it almost
+    never excludes zero; with hundreds of questions the closed form tracks the simulation."""
+    rng = np.random.default_rng([n_questions, n_samples, 7])
+    c_a, c_b = simulate(population, n_questions, n_samples, 4000, rng)
+    est = unpaired_difference(c_a / n_samples, c_b / n_samples)
+    detected = np.mean(np.abs(est.value) > Z95 * est.se)
+    unp = VarianceComponents(population["a"].between + population["b"].between,
+                             population["a"].within + population["b"].within)
+    predicted = detection_power(population["delta"], population["paired"], n_samples, n_questions,
+                                interval=unp)
+    assert abs(detected - predicted) < 3 * math.sqrt(predicted * (1 - predicted) / 4000) + 0.02, (detected, predicted)
+    assert predicted < detection_power(population["delta"], population["paired"], n_samples, n_questions)
+
+
 def test_paired_and_unpaired_intervals_cover_as_their_se_says(population):
     """Paired 95 % intervals cover the true gain ~95 % of the time; the unpaired ones are wider
     than they need to be on shared questions (they cover nearly always) and their SE matches the

@@ -54,7 +54,8 @@ def data():
     first_k = np.array([[majority_vote(a[:k]) == 0 for k in k_grid] for a in answers])
     c64 = (codes == 0).sum(axis=1)
     truth = 1 - ((1 - p_true[:, None]) ** k_grid[None, :]).mean(axis=0)   # mean of 1-(1-p)^k
-    return dict(bench=bench, p_true=p_true, plurality=p_true > probs[:, 1:-1].max(axis=1),
+    aime_pop = eval_sim.beta_rates(20_000, 0.3, 1.0, np.random.default_rng(30))
+    return dict(aime_pop=aime_pop, gains=np.arange(0, 0.1501, 0.005),bench=bench, p_true=p_true, plurality=p_true > probs[:, 1:-1].max(axis=1),
                 cum_runs=cum_runs, pass1_runs=pass1_runs, cum_run=np.cumsum(codes == 0, axis=1),
                 pop=pop, p_reps=p_reps, maj=maj, first_k=first_k, pass1=c64 / 64,
                 passk_curve=np.array([np.mean([1 - math.comb(64 - c, k) / math.comb(64, k) for c in c64])
@@ -72,6 +73,7 @@ def panels(data):
         "passk": figs.passk_panel(d["cum_run"], d["cum_runs"], d["truth"], rng=np.random.default_rng(2)),
         "vote": figs.vote_panel(d["maj"], d["first_k"], d["passk_curve"], d["pass1"], d["plurality"]),
         "verdict": figs.verdict_panel("<think>ok</think> \\boxed{\\frac{1}{2}}", gold="1/2"),
+        "power": figs.power_panel(d["aime_pop"], d["gains"], P_questions=30, n=16, gain=5.0),
     }
     for panel in made.values():
         panel.show()
@@ -205,6 +207,59 @@ def test_vote_view_shows_one_tie_rule_and_the_questions_maj_at_k(panels, data):
     assert f"hurts on {int((per_q < data['pass1'] - 1e-12).sum())}" in status
 
 
+def test_power_view_curves_are_the_closed_forms_and_the_dots_the_simulation(panels, data):
+    """SE curves and power curves recomputed here with plain NumPy/scipy from the view's own
+    populations; the simulated rates re-drawn with the same seed and scored by hand."""
+    from scipy import stats
+    view = panels["power"].view
+    view.update(P_questions=30, n=16, gain=5.0)
+    changed, status = _changed_by(view, P_questions=60, n=4, gain=7.5)
+    assert {view.paired_curve, view.unpaired_curve, view.power_paired, view.power_unpaired,
+            view.sim_paired, view.sim_unpaired, view.gain_line, view.n_marks} <= changed
+    i = int(np.argmin(np.abs(data["gains"] - 0.075)))
+    base, model = data["aime_pop"], view.p_model[i]
+    assert model.mean() - base.mean() == pytest.approx(0.075, abs=1e-9)
+    d = model - base
+    var_d, w_d = d.var(), np.mean(model * (1 - model) + base * (1 - base))
+    var_u = model.var() + base.var()
+    n_grid = np.arange(1, 65)
+    np.testing.assert_allclose(view.paired_curve.get_ydata(), 100 * np.sqrt((var_d + w_d / n_grid) / 60), rtol=1e-9)
+    np.testing.assert_allclose(view.unpaired_curve.get_ydata(), 100 * np.sqrt((var_u + w_d / n_grid) / 60), rtol=1e-9)
+    # power curves at n = 4, P = 60 for every gain on the grid
+    se_p, se_u, gains = [], [], data["gains"]
+    for g, m in zip(gains, view.p_model):
+        dd = m - base
+        w = np.mean(m * (1 - m) + base * (1 - base))
+        se_p.append(math.sqrt((dd.var() + w / 4) / 60))
+        se_u.append(math.sqrt((m.var() + base.var() + w / 4) / 60))
+    se_p, se_u = np.array(se_p), np.array(se_u)
+    np.testing.assert_allclose(view.power_paired.get_ydata(),
+                               stats.norm.cdf(gains / se_p - Z95) + stats.norm.cdf(-gains / se_p - Z95), atol=1e-12)
+    np.testing.assert_allclose(view.power_unpaired.get_ydata(),
+                               stats.norm.sf(Z95 * se_u, loc=gains, scale=se_p)
+                               + stats.norm.cdf(-Z95 * se_u, loc=gains, scale=se_p), atol=1e-12)
+    # the simulated rates: the same draws, scored by hand
+    rng = np.random.default_rng([20, 60, 4, i])
+    idx = rng.integers(0, base.size, size=(400, 60))
+    c_m, c_b = rng.binomial(4, model[idx]), rng.binomial(4, base[idx])
+    diff = (c_m - c_b) / 4
+    se = diff.std(axis=1, ddof=1) / math.sqrt(60)
+    sim_p = np.mean(np.abs(diff.mean(axis=1)) > Z95 * se)
+    se_un = np.sqrt((c_m / 4).var(axis=1, ddof=1) / 60 + (c_b / 4).var(axis=1, ddof=1) / 60)
+    sim_u = np.mean(np.abs(diff.mean(axis=1)) > Z95 * se_un)
+    assert view.sim_paired.get_ydata()[0] == pytest.approx(sim_p)
+    assert view.sim_unpaired.get_ydata()[0] == pytest.approx(sim_u)
+    assert view.sim_sd.get_ydata()[0] == pytest.approx(100 * diff.mean(axis=1).std())
+    assert f"(simulated {sim_p:.0%})" in status and status.startswith("P = 60, n = 4: paired SE")
+    # the status's question count is the smallest P reaching 80 % at n = 4
+    need = int(status.split("needs ")[1].split(" questions")[0])
+    se_at = lambda p: math.sqrt((var_d + w_d / 4) / p)
+    power_at = lambda p: stats.norm.cdf(0.075 / se_at(p) - Z95) + stats.norm.cdf(-0.075 / se_at(p) - Z95)
+    assert power_at(need) >= 0.8 > power_at(need - 1)
+    # no gain: the simulated share is the false-alarm rate
+    assert "no true gain" in view.update(P_questions=30, n=16, gain=0.0)
+
+
 @pytest.mark.parametrize("output, gold, verdict", [
     ("<think>ok</think> \\boxed{0.50}", "1/2", "correct"),
     ("<think>\\boxed{1/2}</think> no box here", "1/2", "no answer -> wrong"),
@@ -223,7 +278,7 @@ def test_verdict_view_steps_and_verdict(panels, output, gold, verdict):
 # ------------------------------------------------------------ extremes, determinism, speed
 
 def test_every_control_extreme_works(panels):
-    for name in ("noise", "stderr", "passk", "vote"):
+    for name in ("noise", "stderr", "passk", "vote", "power"):
         stats = panels[name].exercise()        # min, max, back; raises if any update raised
         assert stats["updates"] >= 2, name
     vote = panels["vote"]
@@ -247,6 +302,7 @@ def test_every_control_extreme_works(panels):
     ("stderr", dict(k=8, P_questions=200), dict(k=8, P_questions=210)),
     ("passk", dict(n=16, k=8), dict(n=16, k=9)),
     ("vote", dict(k=16, ties="split"), dict(k=16, ties="wrong")),
+    ("power", dict(P_questions=30, n=16, gain=5.0), dict(P_questions=40, n=16, gain=5.0)),
 ])
 def test_same_controls_same_picture_other_controls_other_picture(panels, name, a, b):
     view = panels[name].view
@@ -293,6 +349,16 @@ def test_static_figures_draw_what_they_are_given(data):
     fig = figs.paired_figure(Estimate(0.05, 0.01), Estimate(0.05, 0.03), 0.045, 300, 16)
     caps = [c for c in fig.axes[0].collections]
     assert len(caps) == 2
+    temps = np.array([0.4, 0.6, 0.8])
+    truth, runs = np.array([0.5, 0.45, 0.4]), np.full((3, 20), 0.45)
+    fig = figs.seed_temperature_figure(temps, truth, runs, {1: np.full(3, 0.05), 16: np.full(3, 0.0125)})
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.get_lines()[-1].get_ydata(), 100 * truth)          # the truth line
+    assert ax.get_lines()[0].get_xdata().size == 60                                    # every seed's dot
+    bands = [c for c in ax.collections]
+    assert len(bands) == 2
+    top = bands[0].get_paths()[0].vertices[:, 1].max()
+    assert top == pytest.approx(100 * (0.5 + Z95 * 0.05))                              # n = 1 band
     fig = figs.string_grading_figure(data["first_k"], data["first_k"][:, ::-1], 0.5, 0.3)
     np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), 100 * data["first_k"].mean(axis=0))
     plt.close("all")

@@ -9,11 +9,13 @@ on the controls and returns the panel's status line. The numbers come from r1lib
 simulated benchmark (:mod:`r1lib.labs.eval_sim`); this module only draws them.
 
 Panels: :func:`noise_panel` (sampling noise of pass@1 against samples per question),
-:func:`stderr_panel` (naive versus clustered standard errors, Miller 2024),
+:func:`stderr_panel` (naive versus clustered standard errors, Miller 2024), :func:`power_panel`
+(AIME-sized evaluations: the paired and unpaired standard error of a comparison and the
+probability of detecting a true gain, closed form beside simulation),
 :func:`passk_panel` (unbiased versus plug-in pass@k, Chen et al. 2021), :func:`vote_panel`
 (maj@k and tie rules), :func:`verdict_panel` (text -> answer -> verdict).
-Static figures: :func:`benchmark_figure`, :func:`paired_figure`, :func:`tie_rules_figure`,
-:func:`string_grading_figure`.
+Static figures: :func:`benchmark_figure`, :func:`paired_figure`, :func:`seed_temperature_figure`,
+:func:`tie_rules_figure`, :func:`string_grading_figure`.
 """
 from __future__ import annotations
 
@@ -25,15 +27,17 @@ import numpy as np
 
 from ..labs import eval_sim
 from ..grading.answers import extract_answer, normalize_answer
-from ..error_bars import mean_with_se, naive_se, pass_at_1
+from ..error_bars import (VarianceComponents, detectable_difference, detection_power, mean_with_se,
+                          naive_se, paired_difference, pass_at_1, questions_needed, standard_error,
+                          unpaired_difference)
 from ..metrics import pass_at_k
 from .style import COLORS, BlitCanvas, fixed_pair_figure, new_figure
-from .panels import Panel, int_slider
+from .panels import Panel, float_slider, int_slider
 
-__all__ = ["NoiseView", "StderrView", "PassAtKView", "VoteView", "VerdictView",
-           "noise_panel", "stderr_panel", "passk_panel", "vote_panel", "verdict_panel",
-           "benchmark_figure", "paired_figure", "tie_rules_figure", "string_grading_figure",
-           "shown"]
+__all__ = ["NoiseView", "StderrView", "PowerView", "PassAtKView", "VoteView", "VerdictView",
+           "noise_panel", "stderr_panel", "power_panel", "passk_panel", "vote_panel", "verdict_panel",
+           "benchmark_figure", "paired_figure", "seed_temperature_figure", "tie_rules_figure",
+           "string_grading_figure", "shown"]
 
 Z95 = NormalDist().inv_cdf(0.975)   # the 95 % normal quantile, as in Estimate.interval()
 BLUE, ORANGE, GREEN = COLORS["teacher"], COLORS["student"], COLORS["reference"]
@@ -273,7 +277,166 @@ def stderr_panel(p_population: np.ndarray, p_reps: np.ndarray, seed: int = 7, k:
     return _attach(Panel("stderr", controls, draw, height="360px"), view)
 
 
-# ------------------------------------------------------------------- section 3: pass@k
+# ------------------------------------------- section 3: evaluation at real benchmark sizes
+
+class PowerView:
+    r"""Comparing a model with a baseline on ``P`` questions with ``n`` samples each.
+
+    The baseline's solve rates are a population of questions (for example
+    :func:`r1lib.labs.eval_sim.beta_rates`); the model is better by a true gain ``g`` through a
+    logit shift on every question (:func:`r1lib.labs.eval_sim.logit_shift`). Left: the standard
+    error of "model minus baseline" against ``n`` for the chosen ``P``, paired and unpaired
+    (:func:`r1lib.standard_error` of :func:`r1lib.labs.eval_sim.population_components`), the
+    paired floor at ``n -> inf`` and the SE at which the chosen gain reaches 80 % power; the dot
+    is the spread of the paired estimate over simulated evaluations. Right: the probability that
+    the 95 % interval excludes 0 against the true gain (:func:`r1lib.detection_power`), with the
+    paired SE and with the unpaired SE applied to the same questions (``interval=``), and the
+    simulated rates at the chosen gain.
+
+    Parameters
+    ----------
+    p_population : array, shape (N,)
+        The baseline's solve rates on a population of questions.
+    gains : array
+        True gains (fractions, increasing from 0) the gain slider steps through; the model's rates
+        for each are computed once here.
+    n_max : int
+        Largest number of samples per question.
+    reps : int
+        Simulated evaluations per update.
+    seed : int
+        Simulations for ``(P, n, gain)`` use ``default_rng([seed, P, n, index of gain])``.
+    """
+
+    SE_LIM = (0.2, 40.0)        # pp, log scale: AIME-sized comparisons up to 500 questions
+
+    def __init__(self, p_population: np.ndarray, gains: np.ndarray, n_max: int = 64,
+                 reps: int = 400, seed: int = 20, power: float = 0.8) -> None:
+        self.p_base = np.asarray(p_population, dtype=float)
+        self.gains = np.asarray(gains, dtype=float)
+        self.reps, self.seed, self.power = reps, seed, power
+        self.n_grid = np.arange(1, n_max + 1)
+        self.p_model = [eval_sim.logit_shift(self.p_base, eval_sim.shift_for_gain(self.p_base, g))
+                        for g in self.gains]
+        base = eval_sim.population_components(self.p_base)
+        self.paired = []
+        self.unpaired = []
+        for p_model in self.p_model:
+            self.paired.append(eval_sim.population_components(p_model, baseline=self.p_base))
+            own = eval_sim.population_components(p_model)
+            self.unpaired.append(VarianceComponents(own.between + base.between, own.within + base.within))
+        # detection_power(g) reaches the target power exactly when SE = g / r*
+        self.r_star = detectable_difference((0.0, 1.0), 1, 1, power=power)
+
+        # the legends sit above the plots (the curves go everywhere inside them)
+        fig, (ax_s, ax_p) = fixed_pair_figure(height=4.2, bottom=0.13, axes_height=0.66)
+        self.ax_s, self.ax_p = ax_s, ax_p
+        zeros = np.zeros(n_max)
+        self.unpaired_curve, = ax_s.plot(self.n_grid, zeros, color=ORANGE, linewidth=2,
+                                         label="unpaired SE")
+        self.paired_curve, = ax_s.plot(self.n_grid, zeros, color=BLUE, linewidth=2, label="paired SE")
+        self.floor_line, = ax_s.plot([1, n_max], [1, 1], color=BLUE, linestyle=":", linewidth=1.5,
+                                     label=r"paired floor, $n\to\infty$")
+        self.need_line, = ax_s.plot([1, n_max], [1, 1], color=BLACK, linestyle="--", linewidth=1,
+                                    label=f"SE for {power:.0%} power at this gain")
+        self.n_marks, = ax_s.plot([], [], "o", markersize=7, markerfacecolor="none",
+                                  markeredgecolor=BLACK, markeredgewidth=1.5)
+        self.sim_sd, = ax_s.plot([], [], "D", color=BLUE, markersize=5,
+                                 label="paired: sd over simulated runs")
+        _log2_axis(ax_s, [t for t in LOG2_TICKS if t <= n_max])
+        ax_s.set_yscale("log")
+        ticks = [0.5, 1, 2, 5, 10, 20]
+        ax_s.set_yticks(ticks, [str(t) for t in ticks])
+        ax_s.minorticks_off()
+        ax_s.set(xlabel="samples per question n", ylabel="SE of model minus baseline (pp)",
+                 ylim=self.SE_LIM, xlim=(0.85, 1.2 * n_max))
+        ax_s.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), borderaxespad=0, ncol=2, fontsize=8,
+                    frameon=False)
+        g_pp = 100 * self.gains
+        self.power_unpaired, = ax_p.plot(g_pp, np.zeros_like(g_pp), color=ORANGE, linewidth=2,
+                                         label="unpaired SE (same questions)")
+        self.power_paired, = ax_p.plot(g_pp, np.zeros_like(g_pp), color=BLUE, linewidth=2, label="paired")
+        ax_p.axhline(power, color=GREY, linestyle="--", linewidth=1)
+        ax_p.axhline(0.05, color=GREY, linestyle=":", linewidth=1)
+        ax_p.text(0.3, power + 0.01, f"{power:.0%} power", ha="left", va="bottom", fontsize=8, color=GREY)
+        ax_p.text(0.3 + g_pp[-1] / 3, 0.06, "5 % false alarms", ha="left", va="bottom", fontsize=8, color=GREY)
+        self.gain_line = ax_p.axvline(0, color=GREY, linewidth=1)
+        self.sim_paired, = ax_p.plot([], [], "D", color=BLUE, markersize=6, markeredgecolor=BLACK,
+                                     label="simulated")
+        self.sim_unpaired, = ax_p.plot([], [], "D", color=ORANGE, markersize=6, markeredgecolor=BLACK)
+        ax_p.set(xlabel="true gain of the model (pp of pass@1)", ylabel="P(95 % interval excludes 0)",
+                 xlim=(0, g_pp[-1]), ylim=(-0.02, 1.02))
+        ax_p.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+        ax_p.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), borderaxespad=0, ncol=2, fontsize=8,
+                    frameon=False)
+        _fast_text(ax_s, ax_p)
+        self.fig = fig
+        self.canvas = BlitCanvas(fig, [self.unpaired_curve, self.paired_curve, self.floor_line,
+                                       self.need_line, self.n_marks, self.sim_sd, self.power_unpaired,
+                                       self.power_paired, self.gain_line, self.sim_paired,
+                                       self.sim_unpaired])
+
+    def index(self, gain_pp: float) -> int:
+        """The gain grid's entry nearest ``gain_pp`` (percentage points)."""
+        return int(np.argmin(np.abs(100 * self.gains - gain_pp)))
+
+    def update(self, P_questions: int, n: int, gain: float) -> str:
+        i = self.index(gain)
+        g = float(self.gains[i])
+        paired, unpaired = self.paired[i], self.unpaired[i]
+        se_p = 100 * standard_error(paired, self.n_grid, P_questions)
+        se_u = 100 * standard_error(unpaired, self.n_grid, P_questions)
+        self.paired_curve.set_ydata(se_p)
+        self.unpaired_curve.set_ydata(se_u)
+        floor = max(100 * float(np.sqrt(paired.between / P_questions)), self.SE_LIM[0])
+        self.floor_line.set_ydata([floor, floor])
+        need = 100 * g / self.r_star if g > 0 else self.SE_LIM[0]
+        self.need_line.set_ydata([max(need, self.SE_LIM[0])] * 2)
+        self.n_marks.set_data([n, n], [se_p[n - 1], se_u[n - 1]])
+        rng = np.random.default_rng([self.seed, P_questions, n, i])
+        c_m, c_b = eval_sim.simulate_counts(self.p_model[i], P_questions, n, self.reps, rng,
+                                            baseline=self.p_base)
+        est_p = paired_difference(c_m / n, c_b / n)        # what each simulated run reports
+        est_u = unpaired_difference(c_m / n, c_b / n)
+        sim_p = float(np.mean(np.abs(est_p.value) > Z95 * est_p.se))
+        sim_u = float(np.mean(np.abs(est_u.value) > Z95 * est_u.se))
+        self.sim_sd.set_data([n], [100 * est_p.value.std()])
+        pow_p = np.array([detection_power(gg, c, n, P_questions) for gg, c in zip(self.gains, self.paired)])
+        pow_u = np.array([detection_power(gg, c, n, P_questions, interval=u)
+                          for gg, c, u in zip(self.gains, self.paired, self.unpaired)])
+        self.power_paired.set_ydata(pow_p)
+        self.power_unpaired.set_ydata(pow_u)
+        self.gain_line.set_xdata([100 * g, 100 * g])
+        self.sim_paired.set_data([100 * g], [sim_p])
+        self.sim_unpaired.set_data([100 * g], [sim_u])
+        head = (f"P = {P_questions}, n = {n}: paired SE {se_p[n - 1]:.2f} pp, unpaired {se_u[n - 1]:.2f} pp; ")
+        if g == 0:
+            return head + (f"no true gain: 'detected' in {sim_p:.0%} of {self.reps} simulated runs "
+                           f"(false alarms; the test allows 5 %)")
+        need_q = questions_needed(g, paired, n, power=self.power)
+        return head + (f"a {100 * g:.1f} pp gain is detected with probability {pow_p[i]:.0%} paired "
+                       f"(simulated {sim_p:.0%}), {pow_u[i]:.0%} unpaired (simulated {sim_u:.0%}); "
+                       f"{self.power:.0%} power needs {need_q} questions at n = {n}")
+
+
+def power_panel(p_population: np.ndarray, gains: np.ndarray, P_questions: int = 30, n: int = 16,
+                gain: float = 5.0, n_max: int = 64, p_max: int = 500, seed: int = 20) -> Panel:
+    """Sliders ``P_questions``, ``n`` (samples per question) and ``gain`` (the true gain in pp, on
+    the grid ``gains``) over :class:`PowerView`."""
+    view = PowerView(p_population, gains, n_max=n_max, seed=seed)
+    g_max = float(100 * np.max(gains))
+    step = float(100 * (gains[1] - gains[0]))
+
+    def draw(P_questions, n, gain):
+        return view.fig, view.update(P_questions, n, gain)
+
+    controls = {"P_questions": int_slider("questions P", P_questions, 10, p_max, step=10),
+                "n": int_slider("samples per question n", n, 1, n_max),
+                "gain": float_slider("true gain (pp)", gain, 0.0, g_max, step, readout_format=".1f")}
+    return _attach(Panel("power", controls, draw, height="390px"), view)
+
+
+# ------------------------------------------------------------------- section 4: pass@k
 
 class PassAtKView:
     r"""Left: pass@k against k from one evaluation run's first ``n`` samples per question
@@ -371,7 +534,7 @@ def passk_panel(cum_run: np.ndarray, cum_runs: np.ndarray, truth_curve: np.ndarr
     return _attach(Panel("passk", controls, draw, height="360px"), view)
 
 
-# ------------------------------------------------------------- section 4: majority voting
+# ------------------------------------------------------------- section 5: majority voting
 
 class VoteView:
     r"""Left: maj@k against k (exact U-statistic, one curve per tie rule, shown one at a time),
@@ -472,7 +635,7 @@ def vote_panel(maj: Mapping[str, np.ndarray], first_k: np.ndarray, passk_curve: 
                          height="360px"), view)
 
 
-# ------------------------------------------------------------ section 5: text -> verdict
+# ------------------------------------------------------------ section 6: text -> verdict
 
 class VerdictView:
     """Four boxes: the raw output, what :func:`r1lib.extract_answer` takes from it, what
@@ -588,6 +751,32 @@ def paired_figure(paired, unpaired, true_gain: float, n_questions: int, k: int):
     ax.set(ylim=(-0.7, 1.7), xlabel="pass@1 of the better model minus the baseline (pp), 95 % CI",
            title=f"Same {n_questions} questions, {k} samples each")
     ax.legend(loc="lower right")
+    return fig
+
+
+def seed_temperature_figure(temperatures: np.ndarray, true_pass1: np.ndarray, seed_runs: np.ndarray,
+                            sd_bands: Mapping[int, np.ndarray], rng: Optional[np.random.Generator] = None):
+    """pass@1 of one question set against the sampling temperature: the truth (a line), single-sample
+    evaluation runs with different seeds (dots) and the 95 % range of runs with ``n`` samples per
+    question (a band per entry of ``sd_bands``: n -> sd at each temperature)."""
+    temps = np.asarray(temperatures, dtype=float)
+    truth = 100 * np.asarray(true_pass1, dtype=float)
+    runs = 100 * np.asarray(seed_runs, dtype=float)
+    rng = np.random.default_rng(3) if rng is None else rng
+    fig, ax = new_figure(1, width=7.5, height=3.6)
+    step = float(np.min(np.diff(temps))) if temps.size > 1 else 0.1
+    shades = (0.15, 0.35, 0.55)
+    for (n, sd), alpha in zip(sorted(sd_bands.items()), shades):
+        half = 100 * Z95 * np.asarray(sd, dtype=float)
+        ax.fill_between(temps, truth - half, truth + half, color=BLUE, alpha=alpha, linewidth=0,
+                        label=f"95 % of runs, n = {n}")
+    jitter = rng.uniform(-0.2, 0.2, runs.shape) * step
+    ax.plot((temps[:, None] + jitter).ravel(), runs.ravel(), "o", markersize=3, color=ORANGE, alpha=0.7,
+            label=f"{runs.shape[1]} seeds, n = 1 each")
+    ax.plot(temps, truth, color=BLACK, linewidth=2, label="true pass@1 of these questions")
+    ax.set(xlabel="sampling temperature T", ylabel="pass@1 (%)",
+           title=f"One question set: {runs.shape[1]} seeds at each of {temps.size} temperatures")
+    ax.legend(fontsize=8, loc="best")
     return fig
 
 
