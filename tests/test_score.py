@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import r1lib
+from r1lib.grading import graders as grading
 from r1lib.grading import score
 from r1lib.grading import votes as vt
 
@@ -120,19 +121,44 @@ def test_numbers_equal_r1lib_called_directly(capsys, samples_file):
     n = np.array([len(a) for _, a in DESIGN])
     c = np.array([sum(x == g for x in a) for g, a in DESIGN])
     est = r1lib.pass_at_1(n, c)
-    assert got["pass@1"] == {"mean": pytest.approx(est.value), "se": pytest.approx(est.se)}
+    lo, hi = est.interval(0.95)
+    assert got["pass@1"] == {"mean": pytest.approx(est.value), "se": pytest.approx(est.se),
+                             "ci95": [pytest.approx(lo), pytest.approx(hi)]}
     for k in (1, 2, 4):
-        assert got["pass@k"][str(k)] == pytest.approx(float(np.mean(r1lib.pass_at_k(n, c, k))))
-        maj = np.mean([r1lib.maj_at_k(a, g, k) for g, a in DESIGN])
-        assert got["maj@k"][str(k)] == pytest.approx(float(maj))
+        per_problem = r1lib.pass_at_k(n, c, k)
+        assert got["pass@k"][str(k)] == pytest.approx(float(np.mean(per_problem)))
+        assert got["pass@k_se"][str(k)] == pytest.approx(r1lib.mean_with_se(per_problem).se)
+        assert got["pass@k_ci95"][str(k)] == pytest.approx(list(r1lib.mean_with_se(per_problem).interval()))
+        maj = [r1lib.maj_at_k(a, g, k) for g, a in DESIGN]
+        assert got["maj@k"][str(k)] == pytest.approx(float(np.mean(maj)))
+        assert got["maj@k_se"][str(k)] == pytest.approx(r1lib.mean_with_se(maj).se)
+        assert got["maj@k_ci95"][str(k)] == pytest.approx(list(r1lib.mean_with_se(maj).interval()))
+
+
+SCHEMA_1_KEYS = ["problems", "samples", "no_answer", "pass@1", "pass@k", "maj@k", "grader"]
+SCHEMA_2_KEYS = SCHEMA_1_KEYS + [
+    "schema", "file", "ties", "timeouts", "bad_lines", "k_max", "samples_per_problem",
+    "pass@k_se", "pass@k_ci95", "maj@k_se", "maj@k_ci95", "notes"]
 
 
 def test_json_schema_is_exactly_the_documented_one(capsys, samples_file):
+    """Schema 2 keeps every key of schema 1, with the same meaning, and adds the rest."""
     got = run_json(capsys, samples_file, "--grader", "builtin")
-    assert list(got) == ["problems", "samples", "no_answer", "pass@1", "pass@k", "maj@k", "grader"]
-    assert set(got["pass@1"]) == {"mean", "se"}
+    assert list(got) == SCHEMA_2_KEYS
+    assert got["schema"] == 2 and got["ties"] == "split" and got["file"] == str(samples_file)
+    assert set(got["pass@1"]) == {"mean", "se", "ci95"}
     assert all(isinstance(v, float) for v in list(got["pass@k"].values()) + list(got["maj@k"].values()))
     assert isinstance(got["problems"], int) and isinstance(got["samples"], int)
+    assert got["timeouts"] == 0 and got["bad_lines"] == 0 and got["k_max"] == 4
+    assert got["samples_per_problem"] == {"min": 4, "max": 7}
+    for key in ("pass@k_se", "pass@k_ci95", "maj@k_se", "maj@k_ci95"):
+        assert list(got[key]) == ["1", "2", "4"]
+    for metric in ("pass@k", "maj@k"):
+        for k, mean in got[metric].items():
+            lo, hi = got[f"{metric}_ci95"][k]
+            se = got[f"{metric}_se"][k]
+            assert lo == pytest.approx(mean - 1.959963984540054 * se) and hi == pytest.approx(mean + 1.959963984540054 * se)
+    assert any("k goes up to 4" in note or "smallest n = 4" in note for note in got["notes"])
 
 
 def test_table_reports_counts_interval_and_the_k_limit(capsys, samples_file):
@@ -168,7 +194,8 @@ def test_one_problem_has_no_standard_error(tmp_path, capsys):
     path.write_text("".join(json.dumps({"problem_id": "a", "output": f"\\boxed{{{v}}}", "gold": "1"}) + "\n"
                             for v in (1, 2)))
     got = run_json(capsys, path, "--grader", "builtin")
-    assert got["pass@1"] == {"mean": 0.5, "se": None}
+    assert got["pass@1"] == {"mean": 0.5, "se": None, "ci95": None}
+    assert got["pass@k_se"] == {"1": None, "2": None} and got["maj@k_ci95"] == {"1": None, "2": None}
 
 
 def test_field_name_options(tmp_path, capsys, samples_file):
@@ -177,6 +204,7 @@ def test_field_name_options(tmp_path, capsys, samples_file):
     want = run_json(capsys, samples_file, "--grader", "builtin")
     got = run_json(capsys, other, "--grader", "builtin", "--problem-field", "id",
                    "--output-field", "completion", "--gold-field", "answer")
+    assert got.pop("file") == str(other) and want.pop("file") == str(samples_file)
     assert got == want
 
 
@@ -185,9 +213,10 @@ def test_math_verify_grader_gives_the_same_numbers_here(capsys, samples_file):
     builtin = run_json(capsys, samples_file, "--grader", "builtin")
     mv = run_json(capsys, samples_file, "--grader", "math-verify")
     assert mv["grader"] == "math-verify"
-    for key in ("pass@1", "pass@k", "maj@k", "no_answer"):
-        assert mv[key] == pytest.approx(builtin[key]) if key != "pass@1" else \
-            mv[key] == {"mean": pytest.approx(builtin[key]["mean"]), "se": pytest.approx(builtin[key]["se"])}
+    for key in ("pass@k", "maj@k", "no_answer", "pass@k_se", "maj@k_se"):
+        assert mv[key] == pytest.approx(builtin[key])
+    for key in ("mean", "se", "ci95"):
+        assert mv["pass@1"][key] == pytest.approx(builtin["pass@1"][key])
 
 
 def test_parallel_workers_give_the_same_numbers(capsys, samples_file):
@@ -221,12 +250,24 @@ def test_maj_patterns_give_the_same_as_maj_at_k():
 
 
 def test_maj_in_worker_processes_equals_in_process():
+    """With ties="first" the pattern keeps the order, so 2500 random problems give more distinct
+    patterns than the in-process limit and the workers compute them."""
     rng = np.random.default_rng(1)
     votes = [[vt.GOLD if u < 0.4 else int(u * 6) for u in rng.random(16)] for _ in range(2500)]
-    c = np.array([sum(v is vt.GOLD for v in row) for row in votes])
-    one = score._maj_per_problem(votes, c, [1, 2, 4, 8, 16], "split", workers=1)
-    two = score._maj_per_problem(votes, c, [1, 2, 4, 8, 16], "split", workers=2)
-    assert np.array_equal(one, two)
+    patterns = [vt.vote_pattern(v, "first") if vt.GOLD in v else None for v in votes]
+    ks = [1, 2, 4, 8, 16]
+    assert len({p for p in patterns if p is not None}) >= vt.PARALLEL_FROM
+    one = vt.MajMemo("first").table(patterns, ks)
+    calls = []
+    with grading.GradingPool("builtin", workers=2) as pool:
+        def mapper(name, args_list):
+            calls.append(len(args_list))
+            return pool.map(name, args_list)
+        two = vt.MajMemo("first").table(patterns, ks, mapper)
+    assert calls and np.array_equal(one, two)
+    for i in rng.choice(len(votes), 20, replace=False):
+        want = r1lib.maj_at_k(votes[i], vt.GOLD, ks, ties="first") if patterns[i] is not None else np.zeros(5)
+        assert np.allclose(one[i], want, rtol=1e-12, atol=0)
 
 
 def test_module_and_console_script(samples_file):

@@ -31,7 +31,9 @@ BAD_LINES = [
     ("missing gold", ok(gold=...), "field 'gold': missing"),
     ("output is a number", ok(output=42), "field 'output': must be a string"),
     ("output is null", ok(output=None), "field 'output': must be a string"),
-    ("output is a list", ok(output=["\\boxed{1}"]), "field 'output': must be a string"),
+    ("output is an object", ok(output={"text": "1"}), "field 'output': must be a string"),
+    ("output list holds a number", ok(output=["\\boxed{1}", 2]), "field 'output': item 1 must be a string"),
+    ("output is an empty list", ok(output=[]), "field 'output': an empty list"),
     ("problem_id is a float", ok(problem_id=1.5), "field 'problem_id': must be a string or an integer"),
     ("problem_id is null", ok(problem_id=None), "field 'problem_id': must be a string or an integer"),
     ("gold is a list", ok(gold=[1]), "field 'gold': must be a string or a number"),
@@ -67,8 +69,13 @@ def test_skip_bad_counts_the_line_and_scores_the_rest(tmp_path, capsys, name, li
     clean.write_text("\n".join(GOOD) + "\n")
     code, out, err = run(capsys, path, "--skip-bad", "--json")
     assert code == 0
-    assert json.loads(out) == json.loads(run(capsys, clean, "--json")[1])
-    assert "1 bad lines skipped" in err and message in err
+    got, want = json.loads(out), json.loads(run(capsys, clean, "--json")[1])
+    assert got.pop("bad_lines") == 1 and want.pop("bad_lines") == 0
+    assert got.pop("file") == str(path) and want.pop("file") == str(clean)
+    notes = got.pop("notes")
+    assert want.pop("notes") == notes[:-1] and notes[-1].startswith("1 bad line skipped")
+    assert got == want
+    assert "1 bad line skipped (--skip-bad)" in err and message in err
     code, out, err = run(capsys, path, "--skip-bad")
     assert "bad lines skipped     1" in out
 

@@ -33,6 +33,7 @@ import atexit
 import importlib.util
 import logging
 import math
+import numbers
 import os
 import subprocess
 import sys
@@ -40,7 +41,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
-from fractions import Fraction
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
@@ -48,8 +48,9 @@ from typing import Any, NamedTuple, Optional
 from ..validation import describe, check_option
 from .answers import GRADERS, builtin_grade, check_str
 
-__all__ = ["Grade", "grade", "grade_many", "is_correct", "resolve_grader", "math_verify_available",
-           "default_workers", "map_in_workers", "DEFAULT_TIME_LIMIT", "GRADERS"]
+__all__ = ["Grade", "GradingPool", "grade", "grade_many", "is_correct", "resolve_grader",
+           "math_verify_available", "default_workers", "map_in_workers", "final_text", "gold_text",
+           "DEFAULT_TIME_LIMIT", "GRADERS"]
 
 logger = logging.getLogger("r1lib.grading")
 
@@ -105,11 +106,27 @@ def resolve_grader(grader: str) -> str:
     return grader
 
 
-def _gold_text(gold: Any) -> str:
-    """A gold answer as the string the workers receive; TypeError for a non-answer type."""
-    if isinstance(gold, bool) or not isinstance(gold, (str, int, Fraction)):
-        raise TypeError(f"gold must be a str, an integer or a Fraction, got {describe(gold)}")
-    return gold if isinstance(gold, str) else str(gold)
+def gold_text(gold: Any) -> str:
+    """A gold answer as the string the graders read.
+
+    A str as is; an integer or a Fraction as ``str()`` (``Fraction(1, 2)`` -> ``"1/2"``); a finite
+    float as the decimal it prints as (``0.5`` -> ``"0.5"``, ``0.1`` -> ``"0.1"``, not the binary
+    value), the convention ``r1-score`` follows for a JSON number. TypeError for anything else,
+    ValueError for NaN and infinities.
+    """
+    if type(gold) is str:
+        return gold
+    if isinstance(gold, bool) or not isinstance(gold, (str, numbers.Rational, float)):
+        raise TypeError(f"gold must be a str, an integer, a Fraction or a float, got {describe(gold)}")
+    if isinstance(gold, str):
+        return str(gold)
+    if isinstance(gold, numbers.Integral):
+        return str(int(gold))
+    if isinstance(gold, float):
+        if not math.isfinite(gold):
+            raise ValueError(f"gold must be a finite number, got {describe(gold)}")
+        return repr(float(gold))  # float(): numpy's repr would say "np.float64(0.5)"
+    return str(gold)
 
 
 def _check_time_limit(time_limit: Any) -> float:
@@ -252,36 +269,46 @@ class _Pool:
         self.workers[idx] = self._start()
 
 
+def _call_in(pool: list, name: str, args_list: list) -> list:
+    """``[fn(*args) for args in args_list]`` for the whitelisted worker function ``name``, on the
+    started-or-starting workers ``pool`` (left running)."""
+    results: list = [None] * len(args_list)
+    todo = deque(enumerate(args_list))
+    busy: dict = {}
+    while todo or busy:
+        for w in pool:
+            if w.ready and w not in busy and todo:
+                busy[w], args = todo.popleft()
+                w.send_conn.send(("call", name, args))
+        ready = wait([w.recv_conn for w in pool], _START_TIMEOUT)
+        if not ready:
+            raise RuntimeError(f"no worker process answered within {_START_TIMEOUT:.0f} s "
+                               f"while computing {name}")
+        for conn in ready:
+            w = next(x for x in pool if x.recv_conn is conn)
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                raise RuntimeError(f"a worker process died while computing {name}") from None
+            if msg[0] == "ready":
+                w.ready = True
+            elif msg[0] == "batch":
+                results[busy.pop(w)] = msg[1]
+            else:
+                raise RuntimeError(f"a worker process could not start: {msg[1:]}")
+    return results
+
+
 def map_in_workers(name: str, args_list: list, workers: int) -> list:
     """``[fn(*args) for args in args_list]`` for a function ``name`` of the worker's whitelist,
     computed in ``workers`` worker processes (started with ``python -m``, so this works from a
     script without a ``__main__`` guard and from a notebook, unlike multiprocessing's spawn)."""
-    results: list = [None] * len(args_list)
     pool = [_Worker(False) for _ in range(min(workers, max(1, len(args_list))))]
-    todo = deque(enumerate(args_list))
-    busy: dict = {}
     try:
-        while todo or busy:
-            for w in pool:
-                if w.ready and w not in busy and todo:
-                    busy[w], args = todo.popleft()
-                    w.send_conn.send(("call", name, args))
-            for conn in wait([w.recv_conn for w in pool], _START_TIMEOUT):
-                w = next(x for x in pool if x.recv_conn is conn)
-                try:
-                    msg = conn.recv()
-                except (EOFError, OSError):
-                    raise RuntimeError(f"a worker process died while computing {name}") from None
-                if msg[0] == "ready":
-                    w.ready = True
-                elif msg[0] == "batch":
-                    results[busy.pop(w)] = msg[1]
-                else:
-                    raise RuntimeError(f"a worker process could not start: {msg[1:]}")
+        return _call_in(pool, name, args_list)
     finally:
         for w in pool:
             w.kill()
-    return results
 
 
 _shared: dict[str, _Pool] = {}
@@ -303,50 +330,10 @@ def _close_shared() -> None:
 
 # --------------------------------------------------------------------------- public functions
 
-def grade(text: str, gold: Any, *, grader: str = "auto",
-          time_limit: float = DEFAULT_TIME_LIMIT) -> Grade:
-    """Grade one raw model output against ``gold``.
-
-    Parameters
-    ----------
-    text : str
-        The raw output.
-    gold : str, int or Fraction
-        The reference answer.
-    grader : {"auto", "math-verify", "builtin"}
-        See the module docstring.
-    time_limit : float, default 5.0
-        Seconds for one math-verify call; past it the output is wrong, status ``"timeout"``.
-
-    Returns
-    -------
-    Grade
-
-    Raises
-    ------
-    TypeError
-        ``text`` is not a str or ``gold`` not a str/int/Fraction.
-    ValueError
-        ``gold`` cannot be read by the grader; an unknown grader; a bad ``time_limit``.
-    """
-    check_str(text, "text")
-    gold_text = _gold_text(gold)
-    chosen = resolve_grader(grader)
-    limit = _check_time_limit(time_limit)
-    if chosen == "builtin":
-        correct, answer = builtin_grade(text, gold)
-        return Grade(correct, answer)
-    with _shared_lock:
-        (status, correct, answer), = _shared_pool(chosen).run([(text, gold_text)], limit, 1)
-    if status == BAD_GOLD:
-        raise ValueError(f"gold cannot be read by math-verify: {describe(gold)}")
-    return Grade(bool(correct), answer, status)
-
-
 _OPEN, _CLOSE = "<think>", "</think>"
 
 
-def _final_text(text: str) -> str:
+def final_text(text: str) -> str:
     """What both graders read of an output, as a shorter string they read the same way.
 
     Both look only after the last ``</think>`` and give "no answer" to a ``<think>`` that never
@@ -361,12 +348,161 @@ def _final_text(text: str) -> str:
     return _OPEN if _OPEN in text else text     # never closed: the same verdict, in 7 characters
 
 
+_final_text = final_text  # the name the benchmark and older tests use
+
+
 def default_workers() -> int:
     """One worker per usable core (``os.sched_getaffinity`` where it exists)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def _check_workers(workers: Any) -> int:
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {describe(workers)}")
+    return workers
+
+
+class GradingPool:
+    """One grader, its worker processes and its cache, shared by several grading calls.
+
+    ``r1-score A --compare B`` grades both files through one pool: the workers start once (for
+    math-verify that is importing sympy, seconds) and an ``(output, gold)`` pair graded for A is
+    not graded again for B. Use it as a context manager, or call :meth:`close`.
+
+    Parameters
+    ----------
+    grader : {"auto", "math-verify", "builtin"}
+    workers : int, optional
+        Worker processes, default one per usable core. The builtin grader grades in this process
+        when ``workers == 1`` or there are fewer than 5000 new pairs (no start-up cost).
+    time_limit : float, default 5.0
+        Seconds per math-verify call.
+    """
+
+    _IN_PROCESS_BELOW = 5000
+
+    def __init__(self, grader: str = "auto", *, workers: Optional[int] = None,
+                 time_limit: float = DEFAULT_TIME_LIMIT) -> None:
+        self.grader = resolve_grader(grader)
+        self.time_limit = _check_time_limit(time_limit)
+        self.workers = _check_workers(workers)
+        self.cache: dict = {}  # (final text, gold text) -> Grade
+        self._pool = _Pool(self.grader, self.workers)
+
+    def __enter__(self) -> "GradingPool":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker processes (the cache stays)."""
+        self._pool.close()
+
+    def grade_many(self, texts: Sequence[str], golds: Sequence[Any], *,
+                   progress: Optional[Callable[[int], None]] = None,
+                   on_total: Optional[Callable[[int], None]] = None) -> list[Grade]:
+        """Grades of ``texts`` against ``golds`` (see :func:`grade_many`); pairs already in this
+        pool's cache are not graded again. ``on_total`` is called once, before grading, with the
+        number of pairs left to grade; ``progress`` as they are graded."""
+        if len(texts) != len(golds):
+            raise ValueError(f"texts and golds must have the same length, got {len(texts)} and {len(golds)}")
+        for i, t in enumerate(texts):
+            if type(t) is not str and not isinstance(t, str):
+                raise TypeError(f"texts[{i}] must be a str, got {describe(t)}")
+        gold_texts = [g if type(g) is str else gold_text(g) for g in golds]
+        keys = list(zip(map(final_text, texts), gold_texts))
+        cache = self.cache
+        todo = [k for k in dict.fromkeys(keys) if k not in cache]
+        if on_total:
+            on_total(len(todo))
+        if todo:
+            for key, v in zip(todo, self._verdicts(todo, progress)):
+                cache[key] = Grade(bool(v[1]), v[2], v[0])
+        return [cache[k] for k in keys]
+
+    def _verdicts(self, items: list, progress: Optional[Callable[[int], None]]) -> list:
+        if self.grader == "builtin" and (self.workers == 1 or len(items) < self._IN_PROCESS_BELOW):
+            from .worker import builtin_verdict  # same code as in the workers
+            verdicts: list = []
+            step = max(1, len(items) // 100)
+            for s in range(0, len(items), step):
+                verdicts.extend(builtin_verdict(t, g) for t, g in items[s:s + step])
+                if progress:
+                    progress(len(items[s:s + step]))
+            return verdicts
+        # Builtin: big jobs (the per-message cost dominates); math-verify: small ones, so that a
+        # killed worker loses little and the cores stay balanced.
+        chunk = 64 if self.grader == "math-verify" else \
+            max(256, min(20000, len(items) // (8 * self.workers) + 1))
+        return self._pool.run(items, self.time_limit, chunk, progress)
+
+    def unreadable_golds(self, golds: Sequence[Any]) -> dict:
+        """``{gold text: "bad_gold" or "timeout"}`` for the golds this grader cannot read (or not
+        within the time limit); readable golds are left out. Each distinct gold is read once, by
+        grading an empty output against it, so the check costs one parse per gold and leaves
+        the workers running for the grading that follows."""
+        distinct = list(dict.fromkeys(g if type(g) is str else gold_text(g) for g in golds))
+        grades = self.grade_many([""] * len(distinct), distinct)
+        return {g: v.status for g, v in zip(distinct, grades) if v.status != OK}
+
+    def map(self, name: str, args_list: list) -> list:
+        """``[fn(*args) for args in args_list]`` for a function ``name`` of the worker's
+        whitelist, in this pool's worker processes (started if need be)."""
+        pool = self._pool
+        while len(pool.workers) < min(pool.size, max(1, len(args_list))):
+            pool.workers.append(pool._start())
+        try:
+            return _call_in(pool.workers, name, args_list)
+        except BaseException:
+            pool.close()
+            raise
+
+
+def grade(text: str, gold: Any, *, grader: str = "auto",
+          time_limit: float = DEFAULT_TIME_LIMIT) -> Grade:
+    """Grade one raw model output against ``gold``.
+
+    Parameters
+    ----------
+    text : str
+        The raw output.
+    gold : str, int, Fraction or float
+        The reference answer (a float as the decimal it prints as: see :func:`gold_text`).
+    grader : {"auto", "math-verify", "builtin"}
+        See the module docstring.
+    time_limit : float, default 5.0
+        Seconds for one math-verify call; past it the output is wrong, status ``"timeout"``.
+
+    Returns
+    -------
+    Grade
+
+    Raises
+    ------
+    TypeError
+        ``text`` is not a str or ``gold`` not a str, integer, Fraction or float.
+    ValueError
+        ``gold`` cannot be read by the grader or is not finite; an unknown grader; a bad
+        ``time_limit``.
+    """
+    check_str(text, "text")
+    gold_str = gold_text(gold)
+    chosen = resolve_grader(grader)
+    limit = _check_time_limit(time_limit)
+    if chosen == "builtin":
+        correct, answer = builtin_grade(text, gold if isinstance(gold, (str, numbers.Rational)) else gold_str)
+        return Grade(correct, answer)
+    with _shared_lock:
+        (status, correct, answer), = _shared_pool(chosen).run([(text, gold_str)], limit, 1)
+    if status == BAD_GOLD:
+        raise ValueError(f"gold cannot be read by math-verify: {describe(gold)}")
+    return Grade(bool(correct), answer, status)
 
 
 def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "auto",
@@ -377,7 +513,7 @@ def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "aut
     Parameters
     ----------
     texts, golds : sequences of equal length
-        Raw outputs (str) and their gold answers (str, int or Fraction).
+        Raw outputs (str) and their gold answers (str, int, Fraction or float).
     grader : {"auto", "math-verify", "builtin"}
     workers : int, optional
         Worker processes; default one per usable core. ``1`` with the builtin grader grades in
@@ -391,44 +527,17 @@ def grade_many(texts: Sequence[str], golds: Sequence[Any], *, grader: str = "aut
     -------
     list of Grade
         In the order of ``texts``. Outputs are compared and cached by what the graders read of
-        them: the text after the last ``</think>``. A gold the grader cannot read gives status ``"bad_gold"`` (the
-        caller decides: :func:`grade` raises, ``r1-score`` reports the line).
+        them: the text after the last ``</think>``. A gold the grader cannot read gives status
+        ``"bad_gold"`` (the caller decides: :func:`grade` raises, ``r1-score`` reports the line).
+
+    See Also
+    --------
+    GradingPool : the same over several calls, with one set of workers and one cache.
     """
     if len(texts) != len(golds):
         raise ValueError(f"texts and golds must have the same length, got {len(texts)} and {len(golds)}")
-    chosen = resolve_grader(grader)
-    limit = _check_time_limit(time_limit)
-    if workers is None:
-        workers = default_workers()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {describe(workers)}")
-    for i, t in enumerate(texts):
-        if type(t) is not str and not isinstance(t, str):
-            raise TypeError(f"texts[{i}] must be a str, got {describe(t)}")
-    gold_texts = [g if type(g) is str else _gold_text(g) for g in golds]
-    index: dict = {}
-    positions = [index.setdefault(pair, len(index))
-                 for pair in zip(map(_final_text, texts), gold_texts)]
-    unique = list(index)
-    if chosen == "builtin" and (workers == 1 or len(unique) < 5000):
-        from .worker import builtin_verdict  # same code as in the workers
-        verdicts = []
-        step = max(1, len(unique) // 100)
-        for s in range(0, len(unique), step):
-            verdicts.extend(builtin_verdict(t, g) for t, g in unique[s:s + step])
-            if progress:
-                progress(len(unique[s:s + step]))
-    else:
-        pool = _Pool(chosen, min(workers, max(1, len(unique))))
-        # Builtin: big jobs (the per-message cost dominates); math-verify: small ones, so that a
-        # killed worker loses little and the cores stay balanced.
-        chunk = 64 if chosen == "math-verify" else max(256, min(20000, len(unique) // (8 * workers) + 1))
-        try:
-            verdicts = pool.run(unique, limit, chunk, progress)
-        finally:
-            pool.close()
-    distinct = [Grade(bool(v[1]), v[2], v[0]) for v in verdicts]
-    return [distinct[p] for p in positions]
+    with GradingPool(grader, workers=workers, time_limit=time_limit) as pool:
+        return pool.grade_many(texts, golds, progress=progress)
 
 
 def is_correct(text: str, gold: Any, *, grader: str = "auto") -> bool:
@@ -438,8 +547,9 @@ def is_correct(text: str, gold: Any, *, grader: str = "auto") -> bool:
     ----------
     text : str
         One raw model output (reasoning, then the answer).
-    gold : str, int or Fraction
-        The reference answer.
+    gold : str, int, Fraction or float
+        The reference answer. A float is read as the decimal it prints as (``0.5`` as ``"0.5"``,
+        ``0.1`` as ``"0.1"``), as ``r1-score`` reads a JSON number.
     grader : {"auto", "math-verify", "builtin"}, default "auto"
         ``"builtin"``: :func:`r1lib.grading.answers.builtin_grade`, no sympy. ``"math-verify"``: Hugging
         Face's math-verify ``parse`` + ``verify`` in a worker process with a per-call time limit
@@ -454,11 +564,13 @@ def is_correct(text: str, gold: Any, *, grader: str = "auto") -> bool:
     Raises
     ------
     TypeError
-        ``text`` not a str; ``gold`` neither a str, an integer nor a Fraction.
+        ``text`` not a str; ``gold`` neither a str, an integer, a Fraction nor a float.
     ValueError
-        ``gold`` has no answer (the grader cannot read it); an unknown ``grader``.
+        ``gold`` has no answer (the grader cannot read it) or is NaN or infinite; an unknown
+        ``grader``.
     """
     check_str(text, "text")
     if grader == "builtin":
-        return builtin_grade(text, gold)[0]
+        return builtin_grade(text, gold if isinstance(gold, (str, numbers.Rational))
+                             and not isinstance(gold, bool) else gold_text(gold))[0]
     return grade(text, gold, grader=grader).correct

@@ -1,425 +1,104 @@
-r"""Score your own evaluation run: ``python -m r1lib.score SAMPLES.jsonl`` (also ``r1-score``).
+r"""Score your own evaluation run: ``r1-score SAMPLES.jsonl`` (also ``python -m r1lib.score``).
 
-The input is JSON Lines, one sample per line::
+The input is JSON Lines, one sample per line (or a list of outputs per line; ``-`` for standard
+input; gzip read directly; see :mod:`r1lib.grading.reader`)::
 
     {"problem_id": "aime24-1", "output": "<think>...</think> ... \\boxed{204}", "gold": "204"}
 
-(field names configurable: ``--problem-field``, ``--output-field``, ``--gold-field``; blank lines
-are ignored). Every sample is graded (``--grader``, default ``auto``: math-verify when installed,
-see :mod:`r1lib.grading`) and the report gives what notebook 02 teaches, each from r1lib's one
-implementation:
+Every sample is graded (``--grader``, default ``auto``: math-verify when installed, see
+:mod:`r1lib.grading.graders`) and the report gives pass@1 (avg@n) with its clustered standard
+error and 95% interval, pass@k and maj@k (cons@k) with theirs (:mod:`r1lib.grading.report`).
 
-- pass@1 = mean over problems of :math:`c_i/n_i` with the clustered standard error (one cluster
-  per problem; :func:`r1lib.pass_at_1`, Miller 2024, arXiv:2411.00640) and its 95% interval;
-- pass@k = mean over problems of :math:`1 - \binom{n_i-c_i}{k}/\binom{n_i}{k}` (Chen et al. 2021,
-  arXiv:2107.03374, :func:`r1lib.pass_at_k`) with each problem's own :math:`n_i`;
-- maj@k = mean over problems of the exact average over all size-k subsets of "the subset's
-  majority answer is correct" (:func:`r1lib.maj_at_k`, ``--ties`` policy, default ``split``).
-  Correct samples vote as one answer (they all equal the gold); wrong ones vote by their
-  canonical answer; samples with no answer never win.
+- ``--compare B.jsonl``: both runs graded through one worker pool and one cache, then the paired
+  difference B - A per problem, averaged, with its SE and 95% interval, for pass@1 and each
+  pass@k and maj@k; problems that flip between never solved and solved; problems found in only
+  one file (:mod:`r1lib.grading.compare`).
+- ``--per-sample OUT.jsonl``: every verdict, one line per sample; ``--grader both``: math-verify
+  and the builtin grader side by side, and where they disagree (:mod:`r1lib.grading.audit`).
+- ``--json``: one object (schema 2, which keeps every key of schema 1).
 
-k runs over 1, 2, 4, ... up to the smallest number of samples of any problem (a problem with n
-samples has no unbiased pass@k for k > n), and the report says so. pass@k and maj@k carry the
-same clustered standard error as pass@1 (``--plot`` draws them with 95% error bars).
-
-Bad input stops the run with one line ``r1-score: error: FILE:LINE: field 'F': ...`` on stderr and
-exit status 2 (no traceback); ``--skip-bad`` drops such lines and counts them instead.
+Errors: bad input, a bad option or a grader that cannot run stop the command with one line
+``r1-score: error: FILE:LINE: ...`` (or naming the option) on stderr and exit status 2, never a
+traceback. Whatever can be checked before grading is (the files, every gold, the ``--plot`` and
+``--per-sample`` targets, matplotlib), so a finished grading run is never lost; a write that
+still fails afterwards says so in one line after the report, which is printed first.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import math
 import os
 import sys
+import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
-
-from ..error_bars import mean_with_se, pass_at_1
-from ..metrics import MAJ_MAX_N, TIE_POLICIES, pass_at_k
-from .graders import (DEFAULT_TIME_LIMIT, GRADERS, Grade, default_workers, grade_many,
-                      map_in_workers, resolve_grader)
-from .votes import GOLD, maj_rows, vote_pattern
+from ..metrics import TIE_POLICIES
+from .audit import disagreements, format_disagreements, write_per_sample
+from .compare import check_comparable, compare_reports, comparison_json, format_comparison
+from .graders import DEFAULT_TIME_LIMIT, GRADERS, GradingPool, math_verify_available, resolve_grader
+from .reader import STDIN, BadInput, Samples, preview, read_samples
+from .report import (Report, format_table, ks_up_to, plot_reports, plural, report_json,
+                     score_samples)
+from .votes import MajMemo
 
 __all__ = ["BadInput", "Samples", "Report", "read_samples", "score_samples", "ks_up_to",
-           "format_table", "report_json", "plot_report", "main"]
+           "format_table", "report_json", "plot_reports", "main", "EXIT_ERROR"]
 
-EXIT_BAD_INPUT = 2
+EXIT_ERROR = 2
+EXIT_BAD_INPUT = EXIT_ERROR  # the name of version 1
+GRADER_CHOICES = GRADERS + ("both",)
 
+_EPILOG = """\
+metrics (each per problem, then averaged over problems; SE = sd over problems / sqrt(#problems)):
+  pass@1   mean of c/n: the fraction of a problem's n samples that are correct. Papers that
+           average n samples per problem call it avg@n (DeepSeek-R1: pass@1 over 64 samples).
+  pass@k   1 - C(n-c, k) / C(n, k): the chance that k of the n samples hold a correct one.
+  maj@k    the chance that the majority answer of k of the n samples is correct, averaged
+           exactly over all size-k subsets; papers also say cons@k (DeepSeek-R1: cons@64).
+  k = 1, 2, 4, ... up to the smallest n of any problem.
 
-class BadInput(Exception):
-    """A problem with the input file: ``str(exc)`` is the one-line message (file:line: field: why)."""
+--ties, when the correct answer ties with others for the most votes among k samples:
+  split  credit 1/m for an m-way tie (the expected credit of a random tie-break; default)
+  wrong  a tie counts as wrong (a strict harness)
+  first  the tied answer sampled first wins (harnesses that vote over the first k samples)
 
+examples:
+  r1-score run.jsonl                          the table
+  r1-score base.jsonl --compare tuned.jsonl   paired difference tuned - base, per problem
+  r1-score run.jsonl.gz --json                one JSON object (gzip and - for stdin are read)
+  r1-score run.jsonl --grader both --per-sample verdicts.jsonl   every verdict, both graders
+"""
 
-@dataclass
-class Samples:
-    """The valid samples of a file, in file order, and what was wrong with the others."""
-
-    path: str
-    problem_ids: list = field(default_factory=list)
-    outputs: list = field(default_factory=list)
-    golds: list = field(default_factory=list)
-    lines: list = field(default_factory=list)    # line number of each sample (for messages)
-    bad: list = field(default_factory=list)      # messages of the skipped lines (--skip-bad)
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _preview(value: Any, limit: int = 40) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def read_samples(path: str, *, problem_field: str = "problem_id", output_field: str = "output",
-                 gold_field: str = "gold", skip_bad: bool = False) -> Samples:
-    """Read and check a JSON Lines file of samples.
-
-    A line is bad when it is not JSON, not an object, misses a field, has a non-string output, a
-    problem id that is neither a string nor an integer, a gold that is neither a string nor a
-    number, or a gold that differs from the gold of an earlier line of the same problem. The first
-    bad line raises :class:`BadInput` (``skip_bad=False``) or is recorded in ``Samples.bad``.
-    A file with no samples raises :class:`BadInput` either way.
-    """
-    samples = Samples(path=str(path))
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().split("\n")  # not splitlines(): JSON strings may hold U+2028
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot open: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
-    # Speed: one json.loads for the whole file. It is only trusted when it yields one object per
-    # line; anything else (a bad line) goes through the line-by-line path for the exact message.
-    # (Fooling the count takes a line broken inside a string that the next line completes *and*
-    # two objects on another line; such a file would be read as the objects it spells.)
-    records: Optional[list] = None
-    try:
-        parsed = json.loads("[" + ",".join(lines[i - 1] for i in numbers) + "]")
-        if len(parsed) == len(numbers) and all(type(o) is dict for o in parsed):
-            records = parsed
-    except ValueError:
-        pass
-    if records and not skip_bad:
-        columns = _clean_columns(records, problem_field, output_field, gold_field)
-        if columns is not None:  # every line is fine: no per-line checks needed
-            samples.problem_ids, samples.outputs, samples.golds = columns
-            samples.lines = numbers
-            return samples
-    gold_of: dict = {}
-    for j, number in enumerate(numbers):
-        try:
-            record = _check_record(records[j] if records is not None else _parse_line(lines[number - 1], path, number),
-                                   path, number, problem_field, output_field, gold_field)
-            pid, gold = record[0], record[2]
-            seen = gold_of.setdefault(pid, (gold, number))
-            if seen[0] != gold:
-                raise BadInput(f"{path}:{number}: field '{gold_field}': problem "
-                               f"{_preview(pid)} has gold {_preview(seen[0])} at line "
-                               f"{seen[1]} but {_preview(gold)} here")
-        except BadInput as exc:
-            if not skip_bad:
-                raise
-            samples.bad.append(str(exc))
-            continue
-        samples.problem_ids.append(record[0])
-        samples.outputs.append(record[1])
-        samples.golds.append(record[2])
-        samples.lines.append(number)
-    if not samples.outputs:
-        why = "empty file" if not samples.bad else f"no valid samples ({len(samples.bad)} bad lines)"
-        raise BadInput(f"{path}: {why}: no samples to score")
-    return samples
-
-
-def _clean_columns(records: list, problem_field: str, output_field: str,
-                   gold_field: str) -> Optional[tuple]:
-    """The three columns when every record is valid (string or integer ids, string outputs,
-    string or integer golds, one gold per problem), else None (then each line is checked)."""
-    try:
-        pids = [o[problem_field] for o in records]
-        outputs = [o[output_field] for o in records]
-        golds = [o[gold_field] for o in records]
-    except KeyError:
-        return None
-    if not (all(type(x) is str for x in outputs)
-            and all(type(x) is str or type(x) is int for x in pids)
-            and all(type(x) is str or type(x) is int for x in golds)):
-        return None
-    gold_of: dict = {}
-    if any(gold_of.setdefault(p, g) != g for p, g in zip(pids, golds)):
-        return None
-    return pids, outputs, golds
-
-
-def _parse_line(line: str, path: str, number: int) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise BadInput(f"{path}:{number}: not valid JSON ({reason}{column})") from None
-
-
-def _check_record(obj: Any, path: str, number: int, problem_field: str, output_field: str,
-                  gold_field: str) -> tuple:
-    where = f"{path}:{number}"
-    if not isinstance(obj, dict):
-        raise BadInput(f"{where}: expected a JSON object with fields '{problem_field}', "
-                       f"'{output_field}', '{gold_field}', got {_type_name(obj)}")
-    for name in (problem_field, output_field, gold_field):
-        if name not in obj:
-            raise BadInput(f"{where}: field '{name}': missing")
-    pid, output, gold = obj[problem_field], obj[output_field], obj[gold_field]
-    if isinstance(pid, bool) or not isinstance(pid, (str, int)):
-        raise BadInput(f"{where}: field '{problem_field}': must be a string or an integer, "
-                       f"got {_type_name(pid)}")
-    if not isinstance(output, str):
-        raise BadInput(f"{where}: field '{output_field}': must be a string (the raw model output), "
-                       f"got {_type_name(output)} {_preview(output)}")
-    if isinstance(gold, bool) or not isinstance(gold, (str, int, float)):
-        raise BadInput(f"{where}: field '{gold_field}': must be a string or a number, "
-                       f"got {_type_name(gold)} {_preview(gold)}")
-    if isinstance(gold, float):
-        if not math.isfinite(gold):
-            raise BadInput(f"{where}: field '{gold_field}': must be finite, got {gold}")
-        gold = repr(gold)  # 0.5 -> "0.5": graders read strings; exact decimal as written
-    return pid, output, gold
-
-
-# --------------------------------------------------------------------------- the numbers
-
-def ks_up_to(n_min: int) -> list:
-    """k = 1, 2, 4, ... (powers of two) up to ``n_min``."""
-    ks, k = [], 1
-    while k <= n_min:
-        ks.append(k)
-        k *= 2
-    return ks
-
-
-@dataclass
-class Report:
-    """Everything ``r1-score`` prints; per-problem arrays are in first-appearance order."""
-
-    path: str
-    grader: str
-    ties: str
-    problems: list
-    n: np.ndarray                  # samples per problem
-    c: np.ndarray                  # correct samples per problem
-    no_answer: int
-    timeouts: int
-    bad_lines: int
-    pass1: float
-    pass1_se: Optional[float]
-    pass1_ci: Optional[tuple]
-    ks: list
-    pass_k: dict                   # k -> (mean, se or None)
-    maj_k: dict                    # k -> (mean, se or None); empty when some n > 1000
-    notes: list
-
-    @property
-    def samples(self) -> int:
-        return int(self.n.sum())
-
-
-def _mean_se(values: np.ndarray) -> tuple:
-    if values.size < 2:
-        return float(values.mean()), None
-    est = mean_with_se(values)
-    return float(est.value), float(est.se)
-
-
-def _maj_per_problem(votes: list, c: np.ndarray, ks: list, ties: str,
-                     workers: int = 1) -> np.ndarray:
-    """maj@k for every problem and k (rows: problems): r1lib.maj_at_k once per distinct pattern,
-    spread over ``workers`` processes when there are many."""
-    out = np.zeros((len(votes), len(ks)))
-    keys = [vote_pattern(v, ties) if cnt else None for v, cnt in zip(votes, c)]  # c = 0: maj@k = 0
-    distinct = list(dict.fromkeys(k for k in keys if k is not None))
-    if workers > 1 and len(distinct) >= 2000:
-        size = -(-len(distinct) // (4 * workers))
-        chunks = [(distinct[i:i + size], ks, ties) for i in range(0, len(distinct), size)]
-        rows = [r for part in map_in_workers("maj_rows", chunks, workers) for r in part]
-    else:
-        rows = maj_rows(distinct, ks, ties)
-    value = dict(zip(distinct, rows))
-    for i, key in enumerate(keys):
-        if key is not None:
-            out[i] = value[key]
-    return out
-
-
-def score_samples(samples: Samples, grades: Sequence[Grade], *, grader: str,
-                  ties: str = "split", workers: int = 1) -> Report:
-    """The report's numbers from graded samples (``grades[i]`` belongs to sample ``i``).
-
-    ``workers`` > 1 spreads the maj@k computations over that many processes (many problems only).
-    """
-    if ties not in TIE_POLICIES:
-        raise ValueError(f"ties must be one of {TIE_POLICIES}, got {ties!r}")
-    order: dict = {}
-    votes: list = []
-    for pid, g in zip(samples.problem_ids, grades):
-        i = order.setdefault(pid, len(order))
-        if i == len(votes):
-            votes.append([])
-        votes[i].append(GOLD if g.correct else g.answer)
-    n = np.array([len(v) for v in votes])
-    c = np.array([sum(a is GOLD for a in v) for v in votes])
-    no_answer = sum(1 for g in grades if g.answer is None and not g.correct and g.status == "ok")
-    timeouts = sum(1 for g in grades if g.status == "timeout")
-    notes = []
-    n_min, n_max = int(n.min()), int(n.max())
-    ks = ks_up_to(n_min)
-    if n_min == n_max:
-        notes.append(f"k goes up to {ks[-1]}: every problem has n = {n_min} samples "
-                     "(k = 1, 2, 4, ... <= n)")
-    else:
-        notes.append(f"problems have {n_min} to {n_max} samples: each problem's pass@k and maj@k "
-                     f"use its own n, and k goes up to {ks[-1]} (k = 1, 2, 4, ... <= the smallest "
-                     f"n = {n_min})")
-    if len(votes) < 2:
-        notes.append("one problem only: no standard error (it needs at least 2 problems)")
-        p1, se, ci = float(c[0] / n[0]), None, None
-    else:
-        est = pass_at_1(n, c)
-        p1, se, ci = float(est.value), float(est.se), tuple(float(x) for x in est.interval(0.95))
-    pass_k = {}
-    for k in ks:
-        pass_k[k] = _mean_se(np.atleast_1d(pass_at_k(n, c, k)))
-    maj_k: dict = {}
-    if n_max > MAJ_MAX_N:
-        notes.append(f"maj@k not computed: a problem has {n_max} samples, more than maj_at_k's "
-                     f"limit of {MAJ_MAX_N}")
-    else:
-        per_problem = _maj_per_problem(votes, c, ks, ties, workers)
-        for j, k in enumerate(ks):
-            maj_k[k] = _mean_se(per_problem[:, j])
-    if timeouts:
-        notes.append(f"{timeouts} samples ran out of grading time and count as wrong")
-    return Report(path=samples.path, grader=grader, ties=ties, problems=list(order), n=n, c=c,
-                  no_answer=no_answer, timeouts=timeouts, bad_lines=len(samples.bad), pass1=p1,
-                  pass1_se=se, pass1_ci=ci, ks=ks, pass_k=pass_k, maj_k=maj_k, notes=notes)
-
-
-# --------------------------------------------------------------------------- output
-
-def report_json(report: Report) -> dict:
-    """The ``--json`` object: problems, samples, no_answer, pass@1 {mean, se}, pass@k, maj@k
-    (k as string keys), grader. ``se`` is null only with a single problem."""
-    return {
-        "problems": len(report.problems),
-        "samples": report.samples,
-        "no_answer": report.no_answer,
-        "pass@1": {"mean": report.pass1, "se": report.pass1_se},
-        "pass@k": {str(k): v[0] for k, v in report.pass_k.items()},
-        "maj@k": {str(k): v[0] for k, v in report.maj_k.items()},
-        "grader": report.grader,
-    }
-
-
-def _pm(value: float, se: Optional[float]) -> str:
-    return f"{value:.4f}" + (f" ± {se:.4f}" if se is not None else "")
-
-
-def format_table(report: Report) -> str:
-    """The human-readable report."""
-    n_min, n_max = int(report.n.min()), int(report.n.max())
-    total = report.samples
-    rows = [
-        f"r1-score: {report.path} (grader: {report.grader}, maj@k ties: {report.ties})",
-        f"  problems              {len(report.problems)}",
-        f"  samples               {total}",
-        f"  samples per problem   min {n_min}, max {n_max}",
-        f"  no answer             {report.no_answer} ({100.0 * report.no_answer / total:.1f}%)",
-        f"  grading timeouts      {report.timeouts} (counted as wrong)",
-    ]
-    if report.bad_lines:
-        rows.append(f"  bad lines skipped     {report.bad_lines}")
-    if report.pass1_ci is not None:
-        lo, hi = report.pass1_ci
-        rows.append(f"  pass@1                {_pm(report.pass1, report.pass1_se)} "
-                    f"(SE clustered by problem), 95% CI [{lo:.4f}, {hi:.4f}]")
-    else:
-        rows.append(f"  pass@1                {report.pass1:.4f}")
-    rows.append("")
-    rows.append(f"  {'k':>5}  {'pass@k':>17}  {'maj@k':>17}")
-    for k in report.ks:
-        maj = report.maj_k.get(k)
-        rows.append(f"  {k:>5}  {_pm(*report.pass_k[k]):>17}  {(_pm(*maj) if maj else '-'):>17}")
-    rows.append("")
-    rows.extend(f"  note: {note}" for note in report.notes)
-    return "\n".join(rows)
-
-
-# The plot's look, kept here so that the grading layer needs nothing from the figure layer above it:
-# white background, light grid, and two Okabe-Ito colours (colour-blind safe, as in r1lib.figures).
-_PLOT_STYLE = {"figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white",
-               "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
-               "axes.spines.right": False, "legend.fontsize": 9, "legend.framealpha": 0.9}
-_PLOT_COLORS = {"pass": "#0072B2", "maj": "#D55E00"}
-
-
-def plot_report(report: Report, path: str) -> None:
-    """Save pass@k and maj@k against k (log2 axis) with 95% error bars (±1.96 clustered SE)."""
-    from matplotlib import rc_context
-    from matplotlib.figure import Figure
-
-    with rc_context(_PLOT_STYLE):
-        fig = Figure(figsize=(7.0, 4.2), dpi=110, layout="constrained")
-        ax = fig.add_subplot()
-        ks = np.array(report.ks)
-        # maj@k a little to the right, so that equal values at k = 1 do not hide each other
-        curves = [("pass@k", report.pass_k, _PLOT_COLORS["pass"], "o", 1.0),
-                  ("maj@k", report.maj_k, _PLOT_COLORS["maj"], "s", 1.05)]
-        for label, values, color, marker, shift in curves:
-            if not values:
-                continue
-            mean = np.array([values[k][0] for k in report.ks])
-            se = np.array([values[k][1] if values[k][1] is not None else 0.0 for k in report.ks])
-            # the interval of a probability, cut to [0, 1]
-            lo, hi = np.clip(mean - 1.96 * se, 0, 1), np.clip(mean + 1.96 * se, 0, 1)
-            ax.errorbar(ks * shift, mean, yerr=[mean - lo, hi - mean], color=color, marker=marker,
-                        capsize=4, label=f"{label} (95% interval)")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(ks, [str(k) for k in report.ks])
-        ax.minorticks_off()
-        ax.set_xlabel("k (samples per problem)")
-        ax.set_ylabel("score")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{Path(report.path).name}: {len(report.problems)} problems, "
-                     f"grader {report.grader}", fontsize=11)
-        ax.legend(loc="lower right")
-        fig.savefig(path)
-
-
-# --------------------------------------------------------------------------- command line
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="r1-score",
+        prog="r1-score", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG,
         description="Grade a JSON Lines file of model samples and report pass@1 with its "
-                    "clustered standard error, pass@k and maj@k.")
-    p.add_argument("samples", help="JSON Lines file, one sample per line")
-    p.add_argument("--grader", choices=GRADERS, default="auto",
-                   help="auto (default): math-verify when installed, else builtin")
+                    "clustered standard error, pass@k and maj@k; or compare two runs.")
+    p.add_argument("samples", help="JSON Lines file (.jsonl, .jsonl.gz, or - for standard input): "
+                                   "one sample per line, or a list of outputs per line")
+    p.add_argument("--compare", metavar="B.jsonl",
+                   help="a second run on the same problems: report B - A, paired by problem")
+    p.add_argument("--grader", choices=GRADER_CHOICES, default="auto",
+                   help="auto (default): math-verify when installed, else builtin; both: grade "
+                        "with both, score with math-verify and report where they disagree")
     p.add_argument("--ties", choices=TIE_POLICIES, default="split",
-                   help="maj@k credit when the gold ties for the most votes (default: split)")
+                   help="maj@k credit when the gold ties for the most votes: split (1/m for an "
+                        "m-way tie, default), wrong (0), first (the tied answer sampled first wins)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    p.add_argument("--plot", metavar="FILE.png", help="save pass@k and maj@k against k with error bars")
+    p.add_argument("--plot", metavar="FILE.png", help="save pass@k and maj@k against k with 95%% error bars")
+    p.add_argument("--per-sample", metavar="OUT.jsonl",
+                   help="write every sample's verdict, one JSON object per line (.gz: compressed)")
     p.add_argument("--skip-bad", action="store_true", help="skip bad lines and count them")
     p.add_argument("--problem-field", default="problem_id", help="field of the problem id")
-    p.add_argument("--output-field", default="output", help="field of the raw model output")
+    p.add_argument("--output-field", default="output",
+                   help="field of the raw model output (a string, or a list of them)")
     p.add_argument("--gold-field", default="gold", help="field of the gold answer")
     p.add_argument("--workers", type=int, default=None,
                    help="grading processes (default: one per core)")
@@ -430,64 +109,206 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _progress_bar(total: int, disable: bool) -> Any:
+# --------------------------------------------------------------------------- checks before grading
+
+def _same_file(x: str, y: str) -> bool:
     try:
-        from tqdm import tqdm
-    except ImportError:  # the bar is a nicety; grading does not need it
-        return None
-    return tqdm(total=total, desc="grading", unit="output", file=sys.stderr, disable=disable or None,
-                mininterval=0.5, leave=False)
+        return x != STDIN and y != STDIN and Path(x).resolve() == Path(y).resolve()
+    except OSError:
+        return False
 
 
-def run(args: argparse.Namespace) -> int:
+def _check_target(option: str, path: str, inputs: Sequence[str]) -> None:
+    """An output file we will write after grading: its folder exists and is writable, it is not
+    a folder and not one of the inputs."""
+    where = f"{option} {path}"
+    target = Path(path)
+    if target.is_dir():
+        raise BadInput(f"{where}: is a folder, not a file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise BadInput(f"{where}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise BadInput(f"{where}: cannot write there (permission denied)")
+    for source in inputs:
+        if _same_file(path, source):
+            raise BadInput(f"{where}: is an input file; writing it would destroy the samples")
+
+
+def _check_plot(path: str) -> None:
+    if importlib.util.find_spec("matplotlib") is None:
+        raise BadInput(f"--plot {path}: needs matplotlib (pip install matplotlib)")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise BadInput(f"--plot {path}: matplotlib cannot write .{suffix} files (it writes "
+                       f"{', '.join('.' + f for f in sorted(formats))})")
+
+
+def _check_options(args: argparse.Namespace) -> None:
     if args.workers is not None and args.workers < 1:
         raise BadInput(f"--workers must be at least 1, got {args.workers}")
     if not (args.time_limit > 0 and math.isfinite(args.time_limit)):
         raise BadInput(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
-    samples = read_samples(args.samples, problem_field=args.problem_field,
-                           output_field=args.output_field, gold_field=args.gold_field,
-                           skip_bad=args.skip_bad)
+    if args.compare == STDIN and args.samples == STDIN:
+        raise BadInput("--compare -: standard input can hold only one of the two runs")
+    if args.grader == "both" and not math_verify_available():
+        raise BadInput("--grader both needs the math-verify package: pip install 'r1lib[grading]'")
+    inputs = [args.samples] + ([args.compare] if args.compare else [])
+    if args.per_sample:
+        _check_target("--per-sample", args.per_sample, inputs)
+    if args.plot:
+        _check_target("--plot", args.plot, inputs)
+        _check_plot(args.plot)
+        if args.per_sample and _same_file(args.plot, args.per_sample):
+            raise BadInput(f"--plot {args.plot}: the same file as --per-sample")
+
+
+def _drop_unreadable_golds(runs: list, unreadable: dict, gold_field: str, skip_bad: bool) -> None:
+    """Stop at (or, with --skip-bad, drop and count) the lines whose gold a grader cannot read."""
+    for samples in runs:
+        bad_lines: dict = {}
+        for i, gold in enumerate(samples.golds):
+            why = unreadable.get(gold)
+            if why is not None:
+                bad_lines.setdefault(samples.lines[i], f"{samples.name}:{samples.lines[i]}: "
+                                                        f"field '{gold_field}': {preview(gold)} {why}")
+        if not bad_lines:
+            continue
+        if not skip_bad:
+            raise BadInput(next(iter(bad_lines.values())))
+        samples.bad.extend(bad_lines.values())
+        samples.keep([i for i, gold in enumerate(samples.golds) if gold not in unreadable])
+        if not samples.outputs:
+            raise BadInput(f"{samples.name}: no valid samples "
+                           f"({plural(len(samples.bad), 'bad line')})")
+
+
+# --------------------------------------------------------------------------- running
+
+def _progress_bar(disable: bool, desc: str) -> Any:
     try:
-        grader = resolve_grader(args.grader)
-    except ImportError as exc:
-        raise BadInput(str(exc)) from None
-    distinct = len(set(zip(samples.outputs, samples.golds)))
-    bar = _progress_bar(distinct, args.no_progress)
+        from tqdm import tqdm
+    except ImportError:  # the bar is a nicety; grading does not need it
+        return None
+    return tqdm(total=None, desc=desc, unit="output", file=sys.stderr, disable=disable or None,
+                mininterval=0.5, leave=False)
+
+
+def _grade(pool: GradingPool, runs: list, args: argparse.Namespace, desc: str) -> list:
+    """Grades of every run's samples: one call for all runs (one pool, one cache)."""
+    texts = [t for s in runs for t in s.outputs]
+    golds = [g for s in runs for g in s.golds]
+    bar = _progress_bar(args.no_progress, desc)
+
+    def total(count: int) -> None:
+        if bar is not None:
+            bar.total = count
+            bar.refresh()
+
     try:
-        grades = grade_many(samples.outputs, samples.golds, grader=grader, workers=args.workers,
-                            time_limit=args.time_limit, progress=bar.update if bar else None)
+        grades = pool.grade_many(texts, golds, progress=bar.update if bar is not None else None, on_total=total)
     finally:
         if bar is not None:
             bar.close()
-    bad_gold = [i for i, g in enumerate(grades) if g.status == "bad_gold"]
-    if bad_gold:
-        messages = [f"{samples.path}:{samples.lines[i]}: field '{args.gold_field}': "
-                    f"{_preview(samples.golds[i])} cannot be read by the {grader} grader"
-                    for i in bad_gold]
-        if not args.skip_bad:
-            raise BadInput(messages[0])
-        keep = [i for i, g in enumerate(grades) if g.status != "bad_gold"]
-        samples.bad.extend(messages)
-        if not keep:
-            raise BadInput(f"{samples.path}: no valid samples ({len(samples.bad)} bad lines)")
-        for name in ("problem_ids", "outputs", "golds", "lines"):
-            values = getattr(samples, name)
-            setattr(samples, name, [values[i] for i in keep])
-        grades = [grades[i] for i in keep]
-    report = score_samples(samples, grades, grader=grader, ties=args.ties,
-                           workers=args.workers or default_workers())
-    if samples.bad:
-        report.notes.append(f"{len(samples.bad)} bad lines skipped (--skip-bad); the first: "
-                            f"{samples.bad[0]}")
-    if args.plot:
-        plot_report(report, args.plot)
-    if args.json:
-        print(json.dumps(report_json(report)))
-        for note in report.notes:  # the k range, timeouts, skipped lines: said on stderr
-            print(f"r1-score: note: {note}", file=sys.stderr)
+    out, start = [], 0
+    for s in runs:
+        out.append(grades[start:start + len(s.outputs)])
+        start += len(s.outputs)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_options(args)
+    read = dict(problem_field=args.problem_field, output_field=args.output_field,
+                gold_field=args.gold_field, skip_bad=args.skip_bad)
+    runs = [read_samples(args.samples, **read)]
+    if args.compare:
+        runs.append(read_samples(args.compare, **read))
+    if args.grader == "both":
+        graders = ["math-verify", "builtin"]
     else:
-        print(format_table(report))
-    return 0
+        try:
+            graders = [resolve_grader(args.grader)]
+        except ImportError as exc:
+            raise BadInput(f"--grader {args.grader}: {exc}") from None
+    with ExitStack() as stack:
+        pools = {g: stack.enter_context(GradingPool(g, workers=args.workers,
+                                                    time_limit=args.time_limit)) for g in graders}
+        # Every gold is read before any output is graded: a gold no grader can read is reported
+        # in seconds, not after an hour of grading.
+        unreadable: dict = {}
+        all_golds = [g for s in runs for g in s.golds]
+        for name, pool in pools.items():
+            for gold, status in pool.unreadable_golds(all_golds).items():
+                unreadable.setdefault(gold, f"cannot be read by the {name} grader" +
+                                      (f" within {args.time_limit:g} s" if status == "timeout" else ""))
+        _drop_unreadable_golds(runs, unreadable, args.gold_field, args.skip_bad)
+        excluded = check_comparable(runs[0], runs[1], skip_bad=args.skip_bad,
+                                    gold_field=args.gold_field) if args.compare else []
+        graded = {g: _grade(pool, runs, args, "grading" if len(pools) == 1 else f"grading ({g})")
+                  for g, pool in pools.items()}
+        main_grader = graders[0]
+        memo = MajMemo(args.ties)
+        main_pool = pools[main_grader]
+        mapper = main_pool.map if main_pool.workers > 1 else None
+        reports, extras = [], []
+        for i, samples in enumerate(runs):
+            report = score_samples(samples, graded[main_grader][i], grader=main_grader,
+                                   ties=args.ties, memo=memo, mapper=mapper)
+            if samples.bad:
+                report.notes.append(f"{plural(len(samples.bad), 'bad line')} skipped (--skip-bad); "
+                                    f"the first: {samples.bad[0]}")
+            if len(graders) == 2:
+                d = disagreements(samples, graded[main_grader][i], graded[graders[1]][i],
+                                  main_name=main_grader, other_name=graders[1])
+                report.extra["disagreements"] = d.as_json()
+                extras.append(format_disagreements(d, report))
+            reports.append(report)
+        comparison = compare_reports(reports[0], reports[1], exclude=excluded, memo=memo,
+                                     mapper=mapper) if args.compare else None
+    _print(reports, extras, comparison, args.json)
+    # The report is out; what follows writes files, and a failure now costs only that file.
+    failed = False
+    if args.per_sample:
+        try:
+            write_per_sample(args.per_sample, [
+                (s, graded[main_grader][i], main_grader,
+                 graded[graders[1]][i] if len(graders) == 2 else None) for i, s in enumerate(runs)])
+        except OSError as exc:
+            failed = _after_report_error(f"--per-sample {args.per_sample}: cannot write: "
+                                         f"{exc.strerror or exc}")
+    if args.plot:
+        try:
+            plot_reports(reports, args.plot)
+        except Exception as exc:  # matplotlib raises many kinds; the report is already out
+            failed = _after_report_error(f"--plot {args.plot}: cannot save the plot: "
+                                         f"{type(exc).__name__}: {exc}")
+    return EXIT_ERROR if failed else 0
+
+
+def _after_report_error(message: str) -> bool:
+    print(f"r1-score: error: {message} (the report above is complete)", file=sys.stderr)
+    return True
+
+
+def _print(reports: list, extras: list, comparison: Any, as_json: bool) -> None:
+    if as_json:
+        obj = comparison_json(comparison) if comparison is not None else report_json(reports[0])
+        print(json.dumps(obj))
+        for r in reports:  # the k range, timeouts, skipped lines: said on stderr too
+            for note in r.notes:
+                print(f"r1-score: note: {r.name}: {note}" if comparison else f"r1-score: note: {note}",
+                      file=sys.stderr)
+        return
+    parts = []
+    for i, report in enumerate(reports):
+        parts.append(format_table(report) + (f"\n{extras[i]}" if extras else ""))
+    if comparison is not None:
+        parts.append(format_comparison(comparison))
+    print("\n\n".join(parts))
 
 
 class _StderrHandler(logging.Handler):
@@ -508,13 +329,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return run(args)
     except BadInput as exc:
         print(f"r1-score: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_ERROR
+    except (ImportError, RuntimeError) as exc:  # a grader that cannot start, a dead worker
+        print(f"r1-score: error: grading failed: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("r1-score: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `r1-score ... | head`: the reader left, which is not an error
         sys.stdout = open(os.devnull, "w")  # no second error when Python flushes at exit
         return 0
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("R1_SCORE_TRACEBACK"):
+            traceback.print_exc()
+        print(f"r1-score: error: internal error, please report it: {type(exc).__name__}: {exc} "
+              "(R1_SCORE_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)

@@ -7,9 +7,14 @@ order), not on what the wrong answers are; equal patterns have equal maj@k, so r
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Optional
+
+import numpy as np
+
 from ..metrics import maj_at_k
 
-__all__ = ["GOLD", "vote_pattern", "pattern_votes", "maj_rows"]
+__all__ = ["GOLD", "vote_pattern", "pattern_votes", "maj_rows", "MajMemo"]
 
 
 class _Gold:
@@ -54,3 +59,41 @@ def pattern_votes(pattern: tuple, ties: str) -> list:
 def maj_rows(patterns: list, ks: list, ties: str) -> list:
     """maj@k at every k for each pattern."""
     return [maj_at_k(pattern_votes(p, ties), 0, ks, ties=ties) for p in patterns]
+
+
+class MajMemo:
+    """maj@k rows of vote patterns, each pattern computed once per list of k.
+
+    One memo serves both files of a comparison and the comparison itself: the patterns repeat
+    across problems and across runs (every problem answered right by 60 of 64 samples with one
+    wrong answer in the rest has the same pattern).
+    """
+
+    def __init__(self, ties: str) -> None:
+        self.ties = ties
+        self.rows: dict = {}  # (pattern, ks) -> maj@k at each k
+
+    def table(self, patterns: list, ks: list,
+              mapper: Optional[Callable[[str, list], list]] = None) -> np.ndarray:
+        """maj@k for every problem and k (rows: problems; a pattern of None, a problem with no
+        correct sample, is 0). ``mapper(name, args_list)`` computes the missing patterns in
+        worker processes when there are many of them (``GradingPool.map``)."""
+        key_ks = tuple(ks)
+        missing = list(dict.fromkeys(p for p in patterns
+                                     if p is not None and (p, key_ks) not in self.rows))
+        if mapper is not None and len(missing) >= PARALLEL_FROM:
+            size = -(-len(missing) // 8)
+            chunks = [(missing[i:i + size], list(ks), self.ties) for i in range(0, len(missing), size)]
+            new = [r for part in mapper("maj_rows", chunks) for r in part]
+        else:
+            new = maj_rows(missing, list(ks), self.ties)
+        for p, row in zip(missing, new):
+            self.rows[(p, key_ks)] = np.asarray(row, dtype=float)
+        out = np.zeros((len(patterns), len(ks)))
+        for i, p in enumerate(patterns):
+            if p is not None:
+                out[i] = self.rows[(p, key_ks)]
+        return out
+
+
+PARALLEL_FROM = 2000  # fewer distinct patterns than this are computed in this process
