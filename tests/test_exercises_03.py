@@ -52,8 +52,33 @@ def score_term(logits, ref_logits):
     return sum(p[o] * k1[o] * (np.eye(len(p))[o] - p) for o in range(len(p)))
 
 
+def _log_softmax_rows(z):
+    z = np.asarray(z, float)
+    m = z.max(axis=-1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
+def sequence_kl_grad(first, nxt, ref_first, ref_next, future=True, weight_rows=True, reverse=False):
+    """The gradient of the KL over all V^2 two-token sequences, summed pair by pair from the
+    score-function identity (the flags plant the typical mistakes)."""
+    lf, ln, rlf, rln = (_log_softmax_rows(x) for x in (first, nxt, ref_first, ref_next))
+    p1, p = np.exp(lf), np.exp(ln)
+    v = len(p1)
+    g_first, g_next = np.zeros(v), np.zeros((v, v))
+    for a in range(v):
+        for b in range(v):
+            w = p1[a] * p[a, b]
+            d1, d2 = lf[a] - rlf[a], ln[a, b] - rln[a, b]
+            g_first += w * (d1 + (d2 if future else 0.0)) * (np.eye(v)[a] - p1)
+            g_next[a] += (w if weight_rows else p[a, b]) * d2 * (np.eye(v)[b] - p[a])
+    if reverse:
+        g_first = p1 - np.exp(rlf)
+        g_next = p1[:, None] * (p - np.exp(rln))
+    return g_first, g_next
+
+
 CORRECT = {"03.1": estimators, "03.2": average_k3_on_policy, "03.3": k2_bias,
-           "03.4": expected_grad_k3, "03.5": score_term}
+           "03.4": expected_grad_k3, "03.5": score_term, "03.6": sequence_kl_grad}
 
 
 @pytest.mark.parametrize("exercise_id", sorted(CORRECT))
@@ -133,6 +158,16 @@ PLANTED = [
      lambda z, zr: _softmax(z) * (np.log(_softmax(z)) - np.log(_softmax(zr))), ["logit pair 1", "e_o"]),
     ("03.5", "k3's expected gradient instead", expected_grad_k3, ["logit pair 1"]),
     ("03.5", "wrong shape", lambda z, zr: np.zeros((len(z), len(z))), ["logit pair 1", "shape"]),
+    ("03.6", "the first token's own KL only (the per-token loss's gradient)",
+     lambda *a: sequence_kl_grad(*a, future=False), ["vocabulary of 2, grad_first", "second-token KL"]),
+    ("03.6", "the reverse KL's gradient, pi - pi_ref", lambda *a: sequence_kl_grad(*a, reverse=True),
+     ["vocabulary of 2", "reverse KL"]),
+    ("03.6", "rows after token a not weighted by pi(o1 = a)",
+     lambda *a: sequence_kl_grad(*a, weight_rows=False), ["vocabulary of 2, grad_next", "weight it"]),
+    ("03.6", "sign flipped", lambda *a: tuple(-g for g in sequence_kl_grad(*a)), ["vocabulary of 2", "sign"]),
+    ("03.6", "one array instead of two", lambda *a: sequence_kl_grad(*a)[0], ["tuple (grad_first, grad_next)"]),
+    ("03.6", "grad_next transposed", lambda *a: (sequence_kl_grad(*a)[0], sequence_kl_grad(*a)[1].T),
+     ["vocabulary of 2, grad_next"]),
 ]
 
 

@@ -1,5 +1,6 @@
 r"""Exercises of notebook 03 (the GRPO KL estimator): the estimators from log-probabilities, which
-samples they must be averaged over, k2's bias, and what k3 and k1 do as losses.
+samples they must be averaged over, k2's bias, what k3 and k1 do as losses, and the gradient of the
+sequence-level KL of a two-token policy (where the KL goes).
 
 Reference values come from r1lib's core (``kl_k1/2/3``, ``kl_from_logits``) and lab
 (:mod:`r1lib.labs.kl_studies`); feedback names the failing case and the expected property, never the
@@ -13,7 +14,10 @@ import numpy as np
 
 from ..divergence import kl_from_logits
 from ..kl_estimators import kl_k1, kl_k2, kl_k3
-from ..labs.kl_studies import categorical_moments, expected_estimator_grads, gaussian_moments, kl_grads
+from ..labs.kl_placement import expected_placement_grads, sequence_kl_grads
+from ..labs.kl_studies import (
+    MarkovPolicy, categorical_moments, expected_estimator_grads, gaussian_moments, kl_grads,
+)
 from ..softmax import log_softmax
 from .registry import Wrong, as_array, call, close, exercise
 
@@ -35,8 +39,11 @@ def _three(out, case: str, shape: tuple) -> list[np.ndarray]:
 
 
 @exercise("03.1", title="k1, k2 and k3 from log-probabilities",
-          hints=("Work with log r = ref_logp - logp (the reference on top) and never exponentiate a whole "
-                "log-probability; the three estimators are defined from log r in section 2."))
+          hints=("Section 2's table writes all three from one quantity, log r. Build it from the two "
+                 "arrays of log-probabilities, never from probabilities.",
+                 "log r = ref_logp - logp (the reference on top). k3 needs r - 1: np.expm1 keeps it exact "
+                 "near r = 1, and the exponential of a *difference* of log-probabilities stays finite where "
+                 "the exponential of each one underflows to 0."))
 def _check_estimators(answer) -> str:
     got = _three(call(answer, _LOGP.copy(), _REF_LOGP.copy()), "four tokens", _LOGP.shape)
     expected = [kl_k1(_LOGP, _REF_LOGP), kl_k2(_LOGP, _REF_LOGP), kl_k3(_LOGP, _REF_LOGP)]
@@ -78,9 +85,11 @@ _N_UNIFORMS = 200_000
 
 
 @exercise("03.2", title="Average k3 over the right samples",
-          hints="k3 = (r - 1) - log r with r = pi_ref/pi_theta averages to KL(pi_theta || pi_ref) "
-               "only over samples from one of the two policies: which one? (Section 1, 'Which KL, "
-               "which samples'.) r1lib.labs.kl_studies.sample_tokens(logits, u) draws from softmax(logits).")
+          hints=("Section 1, 'Which KL, which samples': k3 averages to KL(pi_theta || pi_ref) only over "
+                 "samples from one of the two policies. Which one?",
+                 "r1lib.labs.kl_studies.sample_tokens(logits, u) draws one token per uniform from "
+                 "softmax(logits): give it the logits of the policy in the first slot of the KL, then average "
+                 "k3 of the drawn tokens' log-probabilities."))
 def _check_sampling(answer) -> str:
     u = np.random.default_rng(2024).random(_N_UNIFORMS)
     for case, z, z_ref in _logit_pairs():
@@ -109,8 +118,10 @@ def _check_sampling(answer) -> str:
 
 
 @exercise("03.3", title="k2's bias in the Gaussian example",
-          hints=("E[k2] = E[L^2] / 2 with L = log r, whose mean and variance the Gaussian section gives; "
-                "for any random variable, E[L^2] = Var L + (E L)^2. The bias is E[k2] minus the true KL."))
+          hints=("k2 is half the square of L = log r, and the Gaussian example of section 2 gives L's "
+                 "distribution: a normal with a known mean and variance.",
+                 "For any random variable E[L^2] = Var L + (E L)^2. The bias is E[k2] minus the true KL, "
+                 "mu^2 / 2."))
 def _check_k2_bias(answer) -> str:
     for mu in (0.1, 0.5, 1.0, 2.0, -1.5):
         got = call(answer, mu)
@@ -128,9 +139,12 @@ def _grad_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 @exercise("03.4", title="The expected gradient of k3 used as a loss",
-          hints="Write k3 = e^L - 1 - L with L = log pi_ref(o) - log pi_theta(o), differentiate with "
-               "o held fixed (grad_z log pi_theta(o) = e_o - pi_theta, the chain rule does the rest), "
-               "then weight each token's gradient by pi_theta(o) and sum over the vocabulary.")
+          hints=("Section 5 does this for all three estimators: differentiate with the sampled token held "
+                 "fixed, then average over tokens drawn from pi_theta.",
+                 "With L = log pi_ref(o) - log pi_theta(o): dk3/dL = e^L - 1, and grad_z L = -(e_o - pi_theta) "
+                 "(the one-hot of o minus the probability vector).",
+                 "The average over o ~ pi_theta is a sum over the vocabulary weighted by pi_theta(o); a loop "
+                 "over o is fine."))
 def _check_grad_k3(answer) -> str:
     for case, z, z_ref in _grad_pairs():
         got = call(answer, z.copy(), z_ref.copy())
@@ -157,8 +171,10 @@ def _check_grad_k3(answer) -> str:
 
 
 @exercise("03.5", title="Where k1's gradient went: the score-function term",
-          hints="The term is sum_o pi_theta(o) * k1(o) * grad_z log pi_theta(o), with "
-               "grad_z log pi_theta(o) = e_o - pi_theta (one-hot minus the probabilities).")
+          hints=("The second term of the product rule: moving the logits changes how often each token is "
+                 "drawn, and grad_z pi_theta(o) = pi_theta(o) grad_z log pi_theta(o).",
+                 "grad_z log pi_theta(o) is the one-hot of o minus the whole probability vector pi_theta; "
+                 "sum over the vocabulary, weighting by pi_theta(o)."))
 def _check_score_term(answer) -> str:
     for case, z, z_ref in _grad_pairs():
         got = call(answer, z.copy(), z_ref.copy())
@@ -176,3 +192,68 @@ def _check_score_term(answer) -> str:
         close(g, expected, case, rtol=1e-7, atol=1e-12)
     return ("the score-function term equals grad KL(pi_theta || pi_ref) for 3, 6 and 10 tokens: the "
             "part of the gradient that k1 as a loss (token held fixed) leaves out.")
+
+
+# ---------------------------------------------------------------------------------------------
+# 03.6 The sequence-level KL gradient of a two-token policy
+# ---------------------------------------------------------------------------------------------
+
+def _two_token_cases() -> list[tuple[str, MarkovPolicy, MarkovPolicy]]:
+    rng = np.random.default_rng(306)
+    cases = []
+    for v in (2, 3, 4):
+        ref = MarkovPolicy(rng.normal(0.0, 1.0, v), rng.normal(0.0, 1.0, (v, v)))
+        pol = MarkovPolicy(ref.first_logits + rng.normal(0.0, 0.8, v),
+                           ref.next_logits + rng.normal(0.0, 1.2, (v, v)))
+        cases.append((f"two tokens from a vocabulary of {v}", pol, ref))
+    return cases
+
+
+def _pair_of_arrays(got, case: str, v: int) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Wrong(f"{case}: expected a tuple (grad_first, grad_next) of two arrays, got {type(got).__name__}")
+    return (as_array(got[0], f"{case}, grad_first", (v,), " (one entry per first-token logit)"),
+            as_array(got[1], f"{case}, grad_next", (v, v), " (row a: the logits after token a)"))
+
+
+@exercise("03.6", title="The sequence-level KL gradient",
+          hints=("Section 6: the KL of two-token sequences is a sum over the V^2 pairs (o1, o2) of "
+                 "pi(o1) pi(o2|o1) times the pair's log-ratio. first_logits change pi(o1) only; row a of "
+                 "next_logits changes pi(.|a) only.",
+                 "The first token also decides which second-token KL is paid. In the score-function form "
+                 "of section 6, grad log pi(o1) is multiplied by the log-ratio of the whole pair (the "
+                 "reward-to-go), not by the first token's alone.",
+                 "Row a of the second gradient is the one-token KL gradient of pi(.|a) against "
+                 "pi_ref(.|a) (section 5), counted only when o1 = a."))
+def _check_sequence_kl_grad(answer) -> str:
+    for case, pol, ref in _two_token_cases():
+        v = pol.vocab_size
+        got = call(answer, pol.first_logits.copy(), pol.next_logits.copy(), ref.first_logits.copy(),
+                   ref.next_logits.copy())
+        g_first, g_next = _pair_of_arrays(got, case, v)
+        exact = sequence_kl_grads(pol, ref, 2)
+        e_first, e_next = exact.first, exact.steps[0]
+        if not (np.all(np.isfinite(g_first)) and np.all(np.isfinite(g_next))):
+            raise Wrong(f"{case}: got nan or inf; softmax policies give every pair a positive probability")
+        if np.allclose(g_first, -e_first, atol=1e-12) and np.allclose(g_next, -e_next, atol=1e-12):
+            raise Wrong(f"{case}: the sign is flipped: this is the gradient of -KL; a descent step on the "
+                        "KL must move pi towards pi_ref")
+        placed = expected_placement_grads(pol, ref, 2)
+        if np.allclose(g_first, placed["k3 loss"].first, atol=1e-12) or \
+                np.allclose(g_next, placed["k3 loss"].steps[0], atol=1e-12):
+            raise Wrong(f"{case}: pi - pi_ref is the reverse KL's gradient, what k3 as a loss follows "
+                        "(section 5); the exercise asks for the gradient of KL(pi || pi_ref)")
+        if np.allclose(g_first, placed["k2 loss"].first, atol=1e-12) and not np.allclose(g_first, e_first):
+            raise Wrong(f"{case}, grad_first: this counts only the first token's own KL. Changing the "
+                        "first token's probabilities also changes which second-token KL is paid "
+                        "(section 6): that term is missing")
+        first_probs = np.exp(pol.first_logp)
+        if np.allclose(g_next, e_next / first_probs[:, None], atol=1e-12) and not np.allclose(g_next, e_next):
+            raise Wrong(f"{case}, grad_next: row a matters only when the first token is a; weight it by "
+                        "the probability of that first token")
+        close(g_first, e_first, f"{case}, grad_first", rtol=1e-7, atol=1e-12)
+        close(g_next, e_next, f"{case}, grad_next", rtol=1e-7, atol=1e-12)
+        if abs(float(np.sum(g_first))) > 1e-9 or np.abs(g_next.sum(axis=1)).max() > 1e-9:
+            raise Wrong(f"{case}: each softmax's gradient must sum to 0 over its logits")
+    return ("your gradient matches the exact sequence-KL gradient for vocabularies of 2, 3 and 4: the "
+            "first token's part carries the second token's KL, which no per-token KL loss gives.")
