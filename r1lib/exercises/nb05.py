@@ -44,9 +44,11 @@ def _number(value, what: str) -> float:
 # ---------------------------------------------------------------------------------------------
 
 @exercise("05.1", title="the on-policy loss of each loss_type",
-          hints="On-policy (ratio 1) and with beta = 0 every real token's loss is -A_i. 'grpo' averages "
-               "each row over its own n_i tokens, then the rows; 'dapo' divides the sum over all real "
-               "tokens by their number N; 'dr_grpo' divides that sum by B * max_completion_length.")
+          hints=("Section 1's table: every loss_type adds up the same token losses and differs only in "
+                 "what it divides by. On-policy (ratio 1, beta = 0), what is one real token's loss?",
+                 "Each real token's loss is -A_i; padding (mask False) counts nowhere. Read the "
+                 "normaliser of each loss_type in section 1's table: which one depends on a row's own "
+                 "length, which on the whole batch, which on neither?"))
 def _check_aggregation(answer) -> str:
     checked = []
     for seed in (501, 502):
@@ -77,8 +79,10 @@ def _sequence_ratio_reference(logp: np.ndarray, old: np.ndarray, mask: np.ndarra
 
 
 @exercise("05.2", title="GSPO's sequence ratio",
-          hints=("the geometric mean of the token ratios, computed in log space (a product of thousands "
-                "of ratios would overflow or underflow); leave the padding out of the sum and out of n_i"))
+          hints=("Section 7: s_i is a geometric mean of the token ratios. Compute it in log space: a "
+                 "product of thousands of ratios overflows or underflows.",
+                 "Only the real tokens of a row count, in the sum and in the count n_i: the mask says "
+                 "which they are."))
 def _check_sequence_ratio(answer) -> str:
     for seed in (511, 512):
         _, mask, logp, old, _ = _batch(seed)
@@ -114,8 +118,10 @@ def _kl_grad_reference(kl: str) -> np.ndarray:
 
 
 @exercise("05.3", title="which KL gradient does each choice give?",
-          hints="With d = logp - ref_logp: k1 = d, k2 = d^2/2, k3 = exp(-d) + d - 1. Differentiate each with "
-               "respect to logp (the reference is frozen). 'k3+' keeps k3's value but takes k2's gradient.")
+          hints=("Section 8's table writes every choice as a function of delta = logp - ref_logp; "
+                 "differentiate with respect to logp (the reference is frozen).",
+                 "k3 = exp(-delta) + delta - 1 in this notation. 'k3+' keeps k3's value but passes k2's "
+                 "gradient (a straight-through trick)."))
 def _check_kl_grad(answer) -> str:
     for kl in ("k1", "k2", "k3", "k3+"):
         case = f"kl={kl!r} on five tokens (one with logp == ref_logp)"
@@ -136,9 +142,11 @@ def _check_kl_grad(answer) -> str:
 # ---------------------------------------------------------------------------------------------
 
 @exercise("05.4", title="how much a group weighs under scale_rewards",
-          hints="With c of G binary rewards equal to 1 the mean is c/G; the centred rewards are 1 - c/G "
-               "(c times) and -c/G (G - c times). 'group' divides by the sample std (ddof=1) of the G "
-               "rewards; 'none' divides by nothing. A group of equal rewards weighs 0.")
+          hints=("Section 4: with c of G binary rewards equal to 1, the centred rewards take only two "
+                 "values. Which, and how many times each?",
+                 "'group' divides by the sample standard deviation (ddof = 1) of the G rewards, 'none' "
+                 "by nothing. A group of equal rewards has no signal: it weighs 0 (and must not divide "
+                 "by zero)."))
 def _check_weight(answer) -> str:
     for G in (4, 8, 16):
         for scale in ("none", "group"):

@@ -13,7 +13,9 @@ this module only *studies* them, in four settings where the truth is known exact
   one, so the sequence-level KL is exact by the chain rule and a forward recursion.
 * **Gradients**: with the sampled token held fixed (the estimator used as a loss),
   :math:`E[\nabla k_1] = 0`, :math:`E[\nabla k_2] = \nabla KL(\pi_\theta\|\pi_{ref})` and
-  :math:`E[\nabla k_3] = \nabla KL(\pi_{ref}\|\pi_\theta)`.
+  :math:`E[\nabla k_3] = \nabla KL(\pi_{ref}\|\pi_\theta)`, for one token: in a sequence, per
+  position with the prefix held fixed. The gradient of the sequence KL has one more term;
+  :mod:`r1lib.labs.kl_placement` computes it.
 
 Conventions: ``logp`` is :math:`\log\pi_\theta` of the samples (the policy that drew them),
 ``ref_logp`` is :math:`\log\pi_{ref}`, ``log r = ref_logp - logp``, natural logarithms throughout.
@@ -605,7 +607,9 @@ def expected_estimator_grads(logits: ArrayLike, ref_logits: ArrayLike) -> dict[s
     The results (checked in the tests by finite differences through ``kl_k1/2/3``):
     ``k1 -> 0``, ``k2 -> grad KL(pi_theta || pi_ref)``, ``k3 -> grad KL(pi_ref || pi_theta)
     = pi_theta - pi_ref``. So k1 as a loss pulls nowhere on average, and k3 (GRPO's) follows the
-    *reverse* KL's gradient even though its *value* estimates the forward one.
+    *reverse* KL's gradient even though its *value* estimates the forward one. These are statements
+    about one categorical distribution: in a sequence they hold per position with the prefix held
+    fixed (:mod:`r1lib.labs.kl_placement` has the sequence-level picture).
     """
     logp, _ = _logit_pair(logits, ref_logits)
     if logp.ndim != 1:

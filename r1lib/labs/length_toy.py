@@ -576,7 +576,7 @@ class CoinStudy:
 def coin_study(epsilon_high: Optional[float] = None, batches: int = 200, n_coins: int = 256,
                p0: float = 0.2, group_size: int = 8, inner_steps: int = 8, lr: float = 200.0,
                epsilon: float = 0.2, rng: Union[int, np.random.Generator] = 0) -> CoinStudy:
-    r"""DAPO's clip-higher argument (arXiv:2503.14476, sec. 3.1) on tokens whose choice does not matter.
+    r"""Clip-higher (DAPO, arXiv:2503.14476, sec. 3.1) on tokens whose choice does not matter.
 
     ``n_coins`` independent one-token "prompts"; each output is heads (probability ``p``, starting
     at ``p0``) or tails, and its reward is a fair coin flip *independent of the token*: the
@@ -588,6 +588,11 @@ def coin_study(epsilon_high: Optional[float] = None, batches: int = 200, n_coins
     :math:`\log(1+\epsilon_{high})` up and :math:`\log(1-\epsilon)` down, which for
     :math:`\epsilon_{high} = \epsilon = 0.2` is +0.18 against -0.22. The random walk then drifts
     towards the rarer side's extinction, and the entropy falls although nothing was learned.
+
+    That log-space drift is this series' own reading of the clip, not DAPO's argument: DAPO's is
+    that the upper clip caps how fast a *rare* token's probability can grow in one batch (from 0.01
+    to at most 0.012 at :math:`\epsilon = 0.2`), so exploration tokens are held back while likely
+    ones are not.
     """
     from ..grpo import group_advantages
     from ..grpo_loss import grpo_loss_grad
