@@ -227,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
     runs = [read_samples(args.samples, **read)]
     if args.compare:
         runs.append(read_samples(args.compare, **read))
+        check_comparable(runs[0], runs[1], skip_bad=args.skip_bad, gold_field=args.gold_field)
     if args.grader == "both":
         graders = ["math-verify", "builtin"]
     else:
@@ -246,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
                 unreadable.setdefault(gold, f"cannot be read by the {name} grader" +
                                       (f" within {args.time_limit:g} s" if status == "timeout" else ""))
         _drop_unreadable_golds(runs, unreadable, args.gold_field, args.skip_bad)
+        # again: lines dropped for their gold may have emptied the common problems
         excluded = check_comparable(runs[0], runs[1], skip_bad=args.skip_bad,
                                     gold_field=args.gold_field) if args.compare else []
         graded = {g: _grade(pool, runs, args, "grading" if len(pools) == 1 else f"grading ({g})")
