@@ -111,6 +111,14 @@ class Disagreements:
                 "cases": [self.case(i, indices) for i in self.indices[:CASES_IN_JSON]]}
 
 
+def _shown(answer: Any, limit: int = 30) -> str:
+    """An answer as the table shows it: as written (not JSON-escaped), cut to ``limit``."""
+    if answer is None:
+        return "no answer"
+    text = answer_text(answer)
+    return "answer " + (text if len(text) <= limit else text[: limit - 3] + "...")
+
+
 def _pass1(problem_ids: Sequence, grades: Sequence) -> float:
     _, votes = problem_votes(problem_ids, grades)
     return float(np.mean([sum(v is GOLD for v in row) / len(row) for row in votes]))
@@ -135,8 +143,8 @@ def format_disagreements(d: Disagreements, report: Report) -> str:
         g, o = d.main[i], d.other[i]
         rows.append(f"    {d.samples.name}:{d.samples.lines[i]} problem {preview(d.samples.problem_ids[i], 30)} "
                     f"sample {indices[i]}: {d.main_name} {'right' if g.correct else 'wrong'} "
-                    f"({preview(answer_text(g.answer), 30)}), {d.other_name} "
-                    f"{'right' if o.correct else 'wrong'} ({preview(answer_text(o.answer), 30)})")
+                    f"({_shown(g.answer)}), {d.other_name} {'right' if o.correct else 'wrong'} "
+                    f"({_shown(o.answer)})")
     if len(d.indices) > CASES_SHOWN:
         rows.append(f"    ... {len(d.indices) - CASES_SHOWN} more (all of them: --per-sample FILE)")
     return "\n".join(rows)
