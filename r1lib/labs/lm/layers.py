@@ -75,12 +75,13 @@ def layer_norm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
         \hat x_j = \frac{x_j - \mu}{\sqrt{\sigma^2 + \epsilon}}, \quad y_j = \gamma_j \hat x_j + \beta_j
 
     ``x`` (..., d), ``gamma`` and ``beta`` (d,). The variance is the biased one (divide by ``d``),
-    as in torch.nn.LayerNorm.
+    as in torch.nn.LayerNorm. (Row sums are written as ``einsum``: several times faster than
+    ``mean`` over a short last axis.)
     """
-    mu = x.mean(axis=-1, keepdims=True)
+    d = x.shape[-1]
+    mu = np.einsum("...j->...", x)[..., None] / d
     xhat = x - mu
-    var = np.einsum("...j,...j->...", xhat, xhat)[..., None]
-    var /= x.shape[-1]
+    var = np.einsum("...j,...j->...", xhat, xhat)[..., None] / d
     rstd = 1.0 / np.sqrt(var + eps)
     xhat *= rstd
     y = xhat * gamma
@@ -103,14 +104,12 @@ def layer_norm_backward(dy: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.nd
     """
     xhat, rstd, gamma = cache
     d = xhat.shape[-1]
-    dy2 = dy.reshape(-1, d)
-    xhat2 = xhat.reshape(-1, d)
+    dy2, xhat2 = dy.reshape(-1, d), xhat.reshape(-1, d)
     dgamma = np.einsum("ij,ij->j", dy2, xhat2)
-    dbeta = dy2.sum(axis=0)
+    dbeta = np.einsum("ij->j", dy2)
     g = dy * gamma
-    g_mean = g.mean(axis=-1, keepdims=True)
-    gx_mean = np.einsum("...j,...j->...", g, xhat)[..., None]
-    gx_mean /= d
+    g_mean = np.einsum("...j->...", g)[..., None] / d
+    gx_mean = np.einsum("...j,...j->...", g, xhat)[..., None] / d
     g -= g_mean
     g -= xhat * gx_mean
     g *= rstd
@@ -147,7 +146,7 @@ def linear_backward(dy: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarra
     x2, w, has_bias = cache
     dy2 = dy.reshape(-1, w.shape[1])
     dw = x2.T @ dy2
-    db = dy2.sum(axis=0) if has_bias else None
+    db = np.einsum("ij->j", dy2) if has_bias else None
     dx = (dy2 @ w.T).reshape(*dy.shape[:-1], w.shape[0])
     return dx, dw, db
 
@@ -157,39 +156,39 @@ def linear_backward(dy: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarra
 def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
     r"""GELU, tanh approximation (GPT-2's; torch's ``gelu(approximate="tanh")``):
 
-    .. math:: y = \tfrac12 x \big(1 + \tanh u\big), \qquad u = \sqrt{2/\pi}\,\big(x + 0.044715\,x^3\big)
+    .. math:: y = \tfrac12 x \big(1 + t\big), \qquad t = \tanh u, \qquad u = \sqrt{2/\pi}\,\big(x + 0.044715\,x^3\big)
+
+    The derivative is computed here too, while ``x`` and ``t`` are at hand, and kept as the
+    cache (the backward is then one product):
+
+    .. math::
+        \frac{dy}{dx} = \tfrac12 (1 + t) + \tfrac12 x\,(1 - t^2)\,\frac{du}{dx}, \qquad
+        \frac{du}{dx} = \sqrt{2/\pi}\,\big(1 + 3 \cdot 0.044715\,x^2\big)
     """
-    u = x * x
-    u *= GELU_A
-    u += 1.0
-    u *= x
-    u *= GELU_C
-    t = np.tanh(u, out=u)  # the buffer of u now holds tanh(u)
-    y = t + 1.0
-    y *= x
+    dy_dx = x * x                        # x^2, becomes dy/dx below
+    t = dy_dx * GELU_A
+    t += 1.0
+    t *= x
+    t *= GELU_C                          # u
+    np.tanh(t, out=t)                    # t = tanh(u), in u's buffer
+    dy_dx *= 3.0 * GELU_A * GELU_C
+    dy_dx += GELU_C                      # du/dx
+    dy_dx *= x
+    sech2 = t * t
+    np.subtract(1.0, sech2, out=sech2)   # 1 - t^2
+    dy_dx *= sech2                       # x (1 - t^2) du/dx
+    t += 1.0                             # 1 + t
+    dy_dx += t
+    dy_dx *= 0.5
+    y = np.multiply(t, x, out=sech2)     # sech2's buffer is free again: y = x (1 + t) / 2
     y *= 0.5
-    return y, (x, t)
+    return y, (dy_dx,)
 
 
 def gelu_backward(dy: np.ndarray, cache: tuple) -> np.ndarray:
-    r"""Derivative of the tanh GELU, with :math:`t = \tanh u`:
-
-    .. math::
-        \frac{dy}{dx} = \tfrac12 (1 + t) + \tfrac12 x\,(1 - t^2)\,\sqrt{2/\pi}\,\big(1 + 3 \cdot 0.044715\,x^2\big)
-    """
-    x, t = cache
-    inner = x * x
-    inner *= 3.0 * GELU_A * GELU_C
-    inner += GELU_C          # sqrt(2/pi) (1 + 3a x^2) = du/dx
-    sech2 = t * t
-    np.subtract(1.0, sech2, out=sech2)   # 1 - t^2
-    inner *= sech2
-    inner *= x
-    inner += t
-    inner += 1.0
-    inner *= 0.5             # dy/dx
-    inner *= dy
-    return inner
+    r""":math:`\partial L/\partial x = \partial L/\partial y \cdot dy/dx`, with :math:`dy/dx` from the forward."""
+    (dy_dx,) = cache
+    return dy * dy_dx
 
 
 # ------------------------------------------------------------------------------------ attention
@@ -238,17 +237,17 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndar
 
     ``q`` (B, H, Tq, d_h), ``k`` and ``v`` (B, H, Tk, d_h), ``bias`` :math:`M` broadcastable to
     (B, H, Tq, Tk) with 0 and :math:`-\infty` (:func:`attention_bias`); returns ``O`` (B, H, Tq, d_h).
-    The softmax runs in place on the score buffer (shift by the row maximum, exponentiate,
-    normalise): the scores are finite by construction and every row has an allowed key.
+    :math:`1/\sqrt{d_h}` is applied to ``Q`` (smaller than ``S``). The softmax runs in place on the
+    score buffer (shift by the row maximum, exponentiate, normalise): the scores are finite by
+    construction and every row has an allowed key.
     """
-    scale = 1.0 / math.sqrt(q.shape[-1])
+    q = q * (1.0 / math.sqrt(q.shape[-1]))
     s = q @ k.swapaxes(-1, -2)
-    s *= scale
     s += bias
     s -= s.max(axis=-1, keepdims=True)
     p = np.exp(s, out=s)
-    p /= p.sum(axis=-1, keepdims=True)
-    return p @ v, (q, k, v, p, scale)
+    p *= 1.0 / np.einsum("...j->...", p)[..., None]
+    return p @ v, (q, k, v, p)
 
 
 def attention_backward(do: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -262,19 +261,19 @@ def attention_backward(do: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.nda
 
     .. math::
         \frac{\partial L}{\partial Q} = \frac{1}{\sqrt{d_h}} \frac{\partial L}{\partial S} K, \quad
-        \frac{\partial L}{\partial K} = \frac{1}{\sqrt{d_h}} \Big(\frac{\partial L}{\partial S}\Big)^{\!\top} Q
+        \frac{\partial L}{\partial K} = \Big(\frac{\partial L}{\partial S}\Big)^{\!\top} \frac{Q}{\sqrt{d_h}}
 
     (the middle one is the softmax's Jacobian-vector product; masked entries have :math:`P = 0`
     and get no gradient). Returns ``(dq, dk, dv)``.
     """
-    q, k, v, p, scale = cache
+    q_scaled, k, v, p = cache
     dv = p.swapaxes(-1, -2) @ do
     ds = do @ v.swapaxes(-1, -2)                                 # dL/dP, then dL/dS in place
     ds -= np.einsum("...ij,...ij->...i", ds, p)[..., None]
     ds *= p
-    ds *= scale
     dq = ds @ k
-    dk = ds.swapaxes(-1, -2) @ q
+    dq *= 1.0 / math.sqrt(q_scaled.shape[-1])
+    dk = ds.swapaxes(-1, -2) @ q_scaled
     return dq, dk, dv
 
 

@@ -291,6 +291,7 @@ class Transformer:
         """
         dlogits = _float_like(dlogits, "dlogits", cache["shape"], self.dtype)
         cfg, grads = self.config, {}
+        d = cfg.d_model
         dh, grads["head.w"], _ = L.linear_backward(dlogits, cache["head"])
         dx, grads["ln_f.gamma"], grads["ln_f.beta"] = L.layer_norm_backward(dh, cache["ln_f"])
         for i in reversed(range(cfg.n_layers)):
@@ -303,7 +304,9 @@ class Transformer:
             dx += dh                                    # the residual branch and the skip add up
             do, grads[b + "attn.out.w"], grads[b + "attn.out.b"] = L.linear_backward(dx, lin_out)
             dq, dk, dv = L.attention_backward(L.split_heads(do, cfg.n_heads), att)
-            dqkv = np.concatenate([L.merge_heads(dq), L.merge_heads(dk), L.merge_heads(dv)], axis=-1)
+            dqkv = np.empty(do.shape[:-1] + (3 * d,), dtype=self.dtype)
+            for j, g in enumerate((dq, dk, dv)):   # write each into its head-split view: one copy
+                L.split_heads(dqkv[..., j * d:(j + 1) * d], cfg.n_heads)[...] = g
             dh, grads[b + "attn.qkv.w"], grads[b + "attn.qkv.b"] = L.linear_backward(dqkv, lin_qkv)
             dh, grads[b + "ln1.gamma"], grads[b + "ln1.beta"] = L.layer_norm_backward(dh, ln1)
             dx += dh
