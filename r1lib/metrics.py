@@ -34,13 +34,16 @@ def check_counts(n: ArrayLike, c: ArrayLike, k: ArrayLike, caller: str) -> tuple
     except ValueError:
         raise ValueError(f"shapes of n {n_arr.shape}, c {c_arr.shape} and k {k_arr.shape} "
                          "do not broadcast") from None
-    for name, arr, ok in (("c", c_b, c_b >= 0), ("k", k_b, k_b >= 1), ("c", c_b, c_b <= n_b),
-                          ("k", k_b, k_b <= n_b)):
+    for name, ok in (("c", c_b >= 0), ("k", k_b >= 1), ("c", c_b <= n_b), ("k", k_b <= n_b)):
         if not ok.all():
             i = np.flatnonzero(~ok.ravel())[0]
+            values = {"n": n_b.ravel()[i], "c": c_b.ravel()[i], "k": k_b.ravel()[i]}
+            others = ", ".join(f"{key}={v}" for key, v in values.items() if key != name)
+            index = tuple(int(x) for x in np.unravel_index(i, n_b.shape))
+            where = "" if not index else f" at index {index[0] if len(index) == 1 else index}"
+            # each value once: "got k=8 with n=4, c=1"
             raise ValueError(f"{caller} needs 0 <= c <= n and 1 <= k <= n; got {name}="
-                             f"{arr.ravel()[i]} with n={n_b.ravel()[i]}, c={c_b.ravel()[i]}, "
-                             f"k={k_b.ravel()[i]}")
+                             f"{values[name]} with {others}{where}")
     return n_b, c_b, k_b
 
 
@@ -142,7 +145,7 @@ def _check_ks(k: Any, n: int) -> tuple[np.ndarray, bool]:
         raise ValueError(f"k must be an integer or a 1-D sequence of integers, got shape {k_arr.shape}")
     bad = (k_arr < 1) | (k_arr > n)
     if bad.any():
-        raise ValueError(f"k must satisfy 1 <= k <= n = {n} (the number of answers); "
+        raise ValueError(f"k must satisfy 1 <= k <= len(answers) = {n}; "
                          f"got k={k_arr.ravel()[np.argmax(bad.ravel())]}")
     return k_arr, k_arr.ndim == 0
 
@@ -190,7 +193,8 @@ def maj_at_k(answers: Sequence[Hashable], gold: Hashable, k: ArrayLike,
         raise TypeError(f"gold must be hashable, got {describe(gold)}")
     n = len(items)
     if n > MAJ_MAX_N:
-        raise ValueError(f"maj_at_k supports up to {MAJ_MAX_N} answers per problem, got n={n}")
+        raise ValueError(f"maj_at_k supports up to {MAJ_MAX_N} answers per problem, got "
+                         f"len(answers) = {n}")
     k_arr, scalar = _check_ks(k, n)
     kmax = int(k_arr.max())
 

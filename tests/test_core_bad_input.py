@@ -59,7 +59,9 @@ CASES = [
     ("vote unhashable", lambda: r1lib.majority_vote([[1], [2]]), TypeError, ["hashable", "[1]"]),
     ("vote ties", lambda: r1lib.majority_vote(["a"], ties="random"), ValueError, ["ties", "'random'"]),
     ("vote string", lambda: r1lib.majority_vote("abc"), TypeError, ["answers"]),
-    ("maj k > n", lambda: r1lib.maj_at_k(["a", "b"], "a", 3), ValueError, ["k", "3", "n = 2"]),
+    ("maj k > n", lambda: r1lib.maj_at_k(["a", "b"], "a", 3), ValueError, ["k=3", "len(answers) = 2"]),
+    ("maj too many answers", lambda: r1lib.maj_at_k(["a"] * 1001, "a", 1), ValueError,
+     ["1000", "len(answers) = 1001"]),
     ("maj k = 0", lambda: r1lib.maj_at_k(["a", "b"], "a", 0), ValueError, ["k", "0"]),
     ("maj k float", lambda: r1lib.maj_at_k(["a", "b"], "a", 1.5), ValueError, ["k", "1.5"]),
     ("maj ties", lambda: r1lib.maj_at_k(["a"], "a", 1, ties="first-seen"), ValueError, ["ties", "'first-seen'"]),
@@ -100,3 +102,20 @@ def test_temperature_below_the_dtype_range_is_an_error_not_a_warning():
                 r1lib.softmax(np.array(z, dtype=np.float32), 1e-50)
             with pytest.raises(ValueError, match="temperature"):
                 r1lib.distillation_loss(np.array([z], np.float32), np.array([z], np.float32), 1e-50)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: r1lib.pass_at_k(4, 1, 8), "pass_at_k needs 0 <= c <= n and 1 <= k <= n; got k=8 with n=4, c=1"),
+    (lambda: r1lib.pass_at_k(5, 6, 1), "pass_at_k needs 0 <= c <= n and 1 <= k <= n; got c=6 with n=5, k=1"),
+    (lambda: r1lib.pass_at_k([4, 5], [1, 6], 2),
+     "pass_at_k needs 0 <= c <= n and 1 <= k <= n; got c=6 with n=5, k=2 at index 1"),
+    (lambda: r1lib.pass_at_k(5, [[1, 2], [3, 9]], 2),
+     "pass_at_k needs 0 <= c <= n and 1 <= k <= n; got c=9 with n=5, k=2 at index (1, 1)"),
+    (lambda: r1lib.maj_at_k(["a", "b"], "a", [1, 3]), "k must satisfy 1 <= k <= len(answers) = 2; got k=3"),
+])
+def test_count_messages_say_each_value_once_and_name_real_parameters(call, message):
+    """Issue 21: "got k=8 with n=4, c=1", not "got k=8 with n=4, c=1, k=8"; maj_at_k has no
+    parameter n, so its message names len(answers)."""
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value) == message

@@ -79,7 +79,7 @@ examples:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="r1-score", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG,
-        description="Grade a JSON Lines file of model samples and report pass@1 with its "
+        description="Grade a JSON Lines file of model samples and report pass@1 with its\n"
                     "clustered standard error, pass@k and maj@k; or compare two runs.")
     p.add_argument("samples", help="JSON Lines file (.jsonl, .jsonl.gz, or - for standard input): "
                                    "one sample per line, or a list of outputs per line")
