@@ -291,6 +291,50 @@ def test_sft_on_teacher_samples_has_the_distillation_gradient_in_expectation():
     assert np.all(np.abs(mean - exact) < 5 * se)
 
 
+@pytest.mark.parametrize("t_s", [0.5, 1.0, 3.0])
+def test_sft_expected_grad_is_the_gradient_of_the_expected_cross_entropy(t_s):
+    """p_s(1) - p_t(T_s) against central differences of E_{y ~ p_t(T_s)}[-log p_s(y)], written
+    with scipy; it vanishes at the student z_t / T_s (the tempered teacher), not at z_t."""
+    rng = np.random.default_rng(29)
+    zt, zs = 2 * rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    q = special.softmax(zt / t_s, axis=-1)
+    expected_ce = lambda z: float(np.sum(-q * special.log_softmax(z, axis=-1)))   # noqa: E731
+    fd = central_difference(expected_ce, zs, 1e-6)
+    grad = dt.sft_expected_grad(zt, zs, t_s)
+    assert np.allclose(grad, fd, rtol=1e-6, atol=1e-9)
+    assert np.allclose(grad.sum(axis=-1), 0.0, atol=1e-15)
+    assert np.allclose(dt.sft_expected_grad(zt, zt / t_s + 7.0, t_s), 0.0, atol=1e-15)
+    kd_direction = r1lib.distillation_grad(zt, zs, t_s) / t_s        # p_s(T_s) - p_t(T_s)
+    if t_s == 1.0:
+        assert np.allclose(grad, kd_direction, rtol=1e-13, atol=1e-15)
+    else:
+        assert not np.allclose(grad, kd_direction, atol=1e-3)
+        assert np.abs(dt.sft_expected_grad(zt, zt, t_s)).max() > 1e-2   # the teacher itself is no fixed point
+
+
+def test_sft_expected_grad_is_the_mean_gradient_of_hot_samples():
+    """Monte Carlo over labels drawn at T_s = 3: the mean of p_s - e_y lands within 5 standard
+    errors of p_s(1) - p_t(3), and far from KD's p_s(3) - p_t(3)."""
+    zt, zs = np.array([[2.0, 0.5, -1.0, 0.0]]), np.array([[0.3, -0.2, 0.8, 0.0]])
+    n = 200_000
+    y = dt.sample_teacher_labels(zt, np.random.default_rng(30), temperature=3.0, samples_per_input=n)[0]
+    per_sample = special.softmax(zs[0]) - np.eye(4)[y]
+    mean, se = per_sample.mean(0), per_sample.std(0) / np.sqrt(n)
+    assert np.all(np.abs(mean - dt.sft_expected_grad(zt, zs, 3.0)[0]) < 5 * se)
+    assert np.abs(mean - r1lib.distillation_grad(zt, zs, 3.0)[0] / 3.0).max() > 50 * se.max()
+
+
+def test_sft_expected_grad_masked_classes_and_bad_input():
+    masked = dt.sft_expected_grad([1.0, 0.0, -np.inf], [0.0, 0.5, 0.0], 2.0)
+    assert np.all(np.isfinite(masked)) and masked[2] == special.softmax([0.0, 0.5, 0.0])[2]
+    with pytest.raises(ValueError, match="same shape"):
+        dt.sft_expected_grad(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="sample_temperature"):
+        dt.sft_expected_grad(np.zeros(3), np.zeros(3), 0.0)
+    with pytest.raises(TypeError, match="teacher_logits"):
+        dt.sft_expected_grad("abc", np.zeros(3))
+
+
 # ------------------------------------------------------------------------------------------
 # The high-temperature limit
 # ------------------------------------------------------------------------------------------

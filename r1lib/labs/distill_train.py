@@ -40,11 +40,17 @@ Sequence-level distillation, as DeepSeek-R1 did it
 --------------------------------------------------
 :func:`sample_teacher_labels` draws hard labels from the teacher; training on them with
 ``alpha = 0`` is supervised fine-tuning on teacher outputs (R1's distilled models: SFT on about
-800k samples generated with R1; Kim & Rush 2016 for the sequence-level idea). Its expected
-gradient at one input is ``E_{y ~ p_t}[p_s - onehot(y)] = p_s - p_t``: the distillation gradient
-at ``T = 1``, estimated from samples. R1 also filtered its samples first (rejection sampling:
-only correct, readable responses kept; arXiv:2501.12948, sec. 2.3.3); with gold labels at hand
-that filter is ``samples == gold``, and training on the kept rows is the same call.
+800k samples, about 600k reasoning samples rejection-sampled from the reasoning-RL checkpoint
+plus about 200k non-reasoning samples from DeepSeek-V3's pipeline, arXiv:2501.12948 v1 secs.
+2.3.3 and 2.4; Kim & Rush 2016 for the sequence-level idea). Its expected gradient at one input,
+for samples drawn at temperature ``T_s`` (:func:`sft_expected_grad`), is
+``E_{y ~ p_t(T_s)}[p_s - onehot(y)] = p_s(T=1) - p_t(T_s)``: the gradient of
+``KL(p_t(T_s) || p_s)`` with the student at ``T = 1``. At ``T_s = 1`` that is the distillation
+gradient at ``T = 1``, estimated from samples; at ``T_s != 1`` it is *not* distillation at
+``T_s`` (whose gradient ``T_s (p_s(T_s) - p_t(T_s))`` softens the student too). R1 also filtered
+its reasoning samples first (rejection sampling: only correct, readable responses kept); with
+gold labels at hand that filter is ``samples == gold``, and training on the kept rows is the
+same call.
 """
 from __future__ import annotations
 
@@ -64,7 +70,7 @@ __all__ = [
     "init_params", "forward", "backward", "count_parameters", "predict", "accuracy",
     "cross_entropy", "cross_entropy_grad", "kd_objective", "loss_and_grads",
     "logit_matching_loss", "logit_matching_grad", "StudentComparison", "compare_students",
-    "TrainResult", "train", "sample_teacher_labels", "standardize",
+    "TrainResult", "train", "sample_teacher_labels", "sft_expected_grad", "standardize",
     "gaussian_on_grid", "two_mode_gaussian", "GaussianFit", "GaussianFamily", "fit_gaussian",
 ]
 
@@ -636,6 +642,44 @@ def sample_teacher_labels(teacher_logits: ArrayLike, rng: np.random.Generator,
     # cumulative sum of 1 - 1e-16 (rounding) with u above it.
     labels = (u[..., :, None] >= cdf[..., None, :]).sum(axis=-1)
     return np.minimum(labels, zt.shape[-1] - 1)
+
+
+def sft_expected_grad(teacher_logits: ArrayLike, student_logits: ArrayLike,
+                      sample_temperature: float = 1.0) -> np.ndarray:
+    r"""Expected gradient of SFT on teacher samples, with respect to the student's logits.
+
+    Samples :math:`y \sim p_t(T_s) = \mathrm{softmax}(z_t/T_s)` (:func:`sample_teacher_labels`);
+    the student is trained by plain cross-entropy :math:`-\log \mathrm{softmax}(z_s)_y`, with no
+    temperature in the loss. Its gradient at one sample is :math:`p_s - e_y`, so
+
+    .. math:: \mathbb{E}_{y\sim p_t(T_s)}\bigl[p_s - e_y\bigr] = p_s(T{=}1) - p_t(T_s)
+              = \nabla_{z_s} KL\bigl(p_t(T_s)\,\|\,p_s(T{=}1)\bigr).
+
+    The teacher is softened, the student is not: the gradient vanishes at
+    :math:`p_s = p_t(T_s)`, so SFT on hot samples teaches the student the teacher's *tempered*
+    distribution. Logit distillation at temperature :math:`T`
+    (:func:`r1lib.distillation_grad`, :math:`T\,(p_s(T) - p_t(T))`) softens both sides and
+    vanishes at :math:`p_s = p_t`; the two agree only at :math:`T_s = T = 1`.
+
+    Parameters
+    ----------
+    teacher_logits, student_logits : array_like, shape (..., K)
+        Logits over the same K classes (classes on the last axis).
+    sample_temperature : float, default 1.0
+        The temperature :math:`T_s > 0` the teacher's samples are drawn at.
+
+    Returns
+    -------
+    numpy.ndarray, same shape as the logits
+        :math:`p_s(T{=}1) - p_t(T_s)`; each row sums to 0.
+    """
+    zt = float_array(teacher_logits, "teacher_logits", allow_neg_inf=True, min_ndim=1)
+    zs = float_array(student_logits, "student_logits", allow_neg_inf=True, min_ndim=1)
+    if zt.shape != zs.shape:
+        raise ValueError(f"teacher_logits and student_logits must have the same shape, got "
+                         f"{zt.shape} and {zs.shape}")
+    t = positive_scalar(sample_temperature, "sample_temperature")
+    return softmax(zs) - softmax(zt, t)
 
 
 # --------------------------------------------------------------------------------------------
