@@ -46,7 +46,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .validation import describe, check_axis, float_array, int_array, nonneg_scalar
+from .validation import describe, check_axis, float_array, int_array
 
 __all__ = ["Estimate", "mean_with_se", "pass_at_1", "naive_se", "clustered_se",
            "paired_difference", "unpaired_difference", "VarianceComponents", "variance_components",
