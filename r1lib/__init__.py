@@ -10,7 +10,8 @@ keeps it so):
   k2, k3), ``metrics`` (pass@k, majority vote, maj@k), ``error_bars`` (clustered and paired
   standard errors, pass@1), ``grpo`` (group advantages, the clipped surrogate, DeepSeekMath's
   objective), ``grpo_loss`` (TRL's GRPO-family loss and its exact gradient: Dr. GRPO, DAPO,
-  GSPO, CISPO, the KL choices); with their input checks (``validation``) and fast paths
+  GSPO, CISPO, the KL choices), ``passk_advantage`` (pass@k as the training objective: Chen et
+  al.'s analytical advantage); with their input checks (``validation``) and fast paths
   (``kernels``);
 - **grading/**: answer extraction and normalisation, the builtin grader, math-verify in worker
   processes, and scoring with the ``r1-score`` command (``python -m r1lib.score``);
@@ -41,6 +42,7 @@ from .grpo_loss import (clip_fractions, drop_constant_groups, dynamic_sampling_m
 from .kl_estimators import kl_k1, kl_k2, kl_k3
 from .labs import distill_train, eval_sim, grpo_toy, kl_studies, length_toy, r1_recipe
 from .metrics import maj_at_k, majority_vote, pass_at_k
+from .passk_advantage import passk_advantages
 from .softmax import entropy, log_softmax, softmax
 
 __version__ = "0.1.0"
@@ -64,6 +66,8 @@ __all__ = [
     # grpo_loss.py
     "grpo_loss", "grpo_loss_grad", "grpo_loss_and_grad", "clip_fractions", "overlong_penalty", "dynamic_sampling_mask",
     "drop_constant_groups",
+    # passk_advantage.py
+    "passk_advantages",
     # labs (teaching simulations), used as namespaces; graded exercises (r1lib.exercises.check)
     "distill_train", "eval_sim", "kl_studies", "grpo_toy", "length_toy", "r1_recipe", "exercises",
 ]
