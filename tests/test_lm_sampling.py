@@ -75,6 +75,27 @@ def test_kv_cache_sampling_equals_full_recomputation(dtype, tol, temperature, to
     assert a.lengths.min() >= 1 and len(set(map(tuple, a.completions))) > 6  # the rows really differ
 
 
+def eos_prone_model(dtype="float64", strength=1.5) -> Transformer:
+    """Raises <eos>'s logit by about 3 x strength, so that many rows stop early."""
+    model = noisy_model(dtype, seed=8, scale=0.5)
+    model.params["ln_f.beta"][0] = 3.0
+    model.params["head.w"][0, EOS] = strength
+    return model
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-5)])
+def test_kv_cache_with_rows_finishing_early_equals_full_recomputation(dtype, tol):
+    """Most rows stop early, so the cached sampler drops finished rows from its batch (several
+    times): the tokens and log-probs must not change."""
+    model = eos_prone_model(dtype, strength=2.0)
+    kw = dict(n=16, temperature=1.1, max_new_tokens=20)
+    a = lm.sample(model, prompt_ids(), rng=np.random.default_rng(6), **kw)
+    b = lm.sample(model, prompt_ids(), rng=np.random.default_rng(6), use_cache=False, **kw)
+    assert np.array_equal(a.completions, b.completions) and np.array_equal(a.stopped, b.stopped)
+    np.testing.assert_allclose(a.logp, b.logp, rtol=0, atol=tol)
+    assert np.sum(a.lengths <= a.lengths.max() // 4) > len(a.lengths) // 2  # compaction happened twice
+
+
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-5)])
 def test_sampler_log_probs_equal_one_forward_pass(dtype, tol):
     model = noisy_model(dtype, seed=2)
@@ -194,9 +215,7 @@ def test_rows_stop_at_max_new_tokens_or_the_context():
 
 
 def test_mixed_stopping_rows_pad_after_their_end():
-    model = noisy_model(seed=8, scale=0.5)
-    model.params["ln_f.beta"][0] = 3.0     # raise <eos>'s logit by ~3 so that some rows stop early
-    model.params["head.w"][0, EOS] = 1.0
+    model = eos_prone_model()
     s = lm.sample(model, prompt_ids(), n=8, max_new_tokens=15, rng=np.random.default_rng(8))
     for r in range(len(s.lengths)):
         row = s.completions[r]

@@ -135,6 +135,11 @@ class KVCache:
     key_mask: np.ndarray
     length: int = 0
 
+    def take(self, rows: np.ndarray) -> "KVCache":
+        """A cache of the selected rows only (an index array or a boolean mask over the rows)."""
+        return KVCache(k=[a[rows] for a in self.k], v=[a[rows] for a in self.v],
+                       key_mask=self.key_mask[rows], length=self.length)
+
 
 class Transformer:
     """The model: a :class:`Config` and a dict of parameter arrays (name -> array, see

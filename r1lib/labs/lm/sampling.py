@@ -249,22 +249,27 @@ def sample(model: Transformer, prompt_ids: Sequence[Any], *, n: int = 1, tempera
     else:
         seq, seq_pos, seq_mask = tokens, positions, mask
         logits = model.forward(seq, positions=seq_pos, attention_mask=seq_mask)[0][:, -1]
+    live = np.arange(N)  # the rows the model still computes, in the order of `logits`' rows
     for t in range(L):
-        u = rng.random(N)
-        tok, lp, lq = _choose(logits, temperature, top_p, u)
-        active = ~done
-        tok = np.where(active, tok, PAD)
-        completions[:, t] = tok
-        logp[active, t] = lp[active]
-        sampling_logp[active, t] = lq[active]
-        out_len += active
-        stopped |= active & (tok == EOS)
-        done |= active & ((tok == EOS) | (out_len >= limit))
+        u = rng.random(N)  # one uniform per row and step, live or not: the same draws either way
+        tok, lp, lq = _choose(logits, temperature, top_p, u[live])
+        act = ~done[live]
+        rows = live[act]
+        tok = np.where(act, tok, PAD)
+        completions[rows, t] = tok[act]
+        logp[rows, t] = lp[act]
+        sampling_logp[rows, t] = lq[act]
+        out_len[rows] += 1
+        stopped[rows] = tok[act] == EOS
+        done[rows] = (tok[act] == EOS) | (out_len[rows] >= limit[rows])
         if done.all():
             break
-        # Finished rows keep running on <pad> (their outputs are ignored); their position is
-        # clipped so that it stays a valid index of the position embedding.
-        pos = np.minimum(lengths + t, context - 1)[:, None]
+        if use_cache and 2 * np.count_nonzero(~done[live]) <= len(live):
+            keep = ~done[live]  # half the rows have finished: drop them from the cache
+            kv, live, tok = kv.take(keep), live[keep], tok[keep]
+        # Finished rows still in the batch run on <pad> (their outputs are ignored); their
+        # position is clipped so that it stays a valid index of the position embedding.
+        pos = np.minimum(lengths[live] + t, context - 1)[:, None]
         if use_cache:
             logits = model.forward_cached(tok[:, None], kv, positions=pos)[:, -1]
         else:
