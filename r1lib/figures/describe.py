@@ -88,11 +88,11 @@ def _line_series(line, background) -> dict | None:
         kind = f"line {style} {marker if marker not in ('None', '', ' ') else ''}".strip()
     if _is_none_colour(colour):
         return None
-    alpha = line.get_alpha()
     from matplotlib.colors import to_rgba
 
+    rgba = to_rgba(colour, line.get_alpha())
     return {"label": _visible_label(line.get_label()), "kind": kind,
-            "colour": _hex(to_rgba(colour, alpha), background)}
+            "colour": _hex(rgba, background), "alpha": round(rgba[3], 3)}
 
 
 def _patch_series(patch, label, background) -> dict | None:
@@ -100,11 +100,11 @@ def _patch_series(patch, label, background) -> dict | None:
         return None
     face = patch.get_facecolor()
     if patch.get_fill() and not _is_none_colour(face):
-        return {"label": label, "kind": "area", "colour": _hex(face, background)}
+        return {"label": label, "kind": "area", "colour": _hex(face, background), "alpha": round(face[3], 3)}
     edge = patch.get_edgecolor()
     if _is_none_colour(edge):
         return None
-    return {"label": label, "kind": "outline", "colour": _hex(edge, background)}
+    return {"label": label, "kind": "outline", "colour": _hex(edge, background), "alpha": round(edge[3], 3)}
 
 
 def _collection_series(coll, background) -> list[dict]:
@@ -121,17 +121,18 @@ def _collection_series(coll, background) -> list[dict]:
         filled = len(faces) and not all(f[3] == 0 for f in faces)
         colours = faces if filled else coll.get_edgecolor()
         kind = ("marker" if isinstance(coll, PathCollection) else "area") if filled else "outline"
-    unique = {_hex(c, background) for c in np.atleast_2d(colours)} if len(colours) else set()
+    unique = {(_hex(c, background), round(float(c[3]), 3)) for c in np.atleast_2d(colours)} if len(colours) else set()
     if len(unique) > _MAX_SERIES_NAMED:  # a gradient of colours, not series
         return []
-    return [{"label": label, "kind": kind, "colour": c} for c in sorted(unique)]
+    return [{"label": label, "kind": kind, "colour": c, "alpha": a} for c, a in sorted(unique)]
 
 
 def figure_series(fig) -> list[dict]:
-    """Every series drawn in ``fig``, as ``{"axes", "label", "kind", "colour"}`` dicts.
+    """Every series drawn in ``fig``, as ``{"axes", "label", "kind", "colour", "alpha"}`` dicts.
 
     A series is a line, a set of markers, a bar set, a filled area or a legend entry.
-    ``colour`` is the colour the reader sees (alpha blended over the axes background, #rrggbb);
+    ``colour`` is the colour the reader sees (blended over the axes background by its ``alpha``,
+    #rrggbb);
     ``kind`` says what else tells series apart ("line -- o": a dashed line with circles, "area",
     "marker o", ...): two series of the same kind are told apart by colour alone. Colour-mapped
     artists (images, scatter plots with a colour scale) and colour bars are left out: their

@@ -28,7 +28,9 @@ COLORS = {
     "k2": "#56B4E9",
     "k3": "#CC79A7",
     "truth": "#000000",
-    "neutral": "#999999",
+    # A dark grey: #999999 (Okabe-Ito's usual grey) has the lightness that bluish green and
+    # reddish purple take for a deuteranope or protanope (ΔE 12 and 7; #606060: 18 and 26).
+    "neutral": "#606060",
 }
 
 STYLE: dict[str, Any] = {
@@ -196,21 +198,24 @@ def colour_distance(a, b, deficiency: str | None = None) -> float:
 
 
 def colour_blind_conflicts(series, min_distance: float = 15.0,
-                           deficiencies=RED_GREEN) -> list[dict]:
+                           deficiencies=RED_GREEN, min_alpha: float = 0.5) -> list[dict]:
     """Pairs of series that differ only in a red/green hue.
 
     ``series``: dicts with ``"kind"`` (what besides colour tells series apart, e.g. "line -" or
-    "area"), ``"colour"`` and optionally ``"label"`` (as :func:`r1lib.figures.describe.figure_series`
-    returns). A pair is a conflict when both series are of the same kind (so only colour tells
-    them apart), their colours are at least ``min_distance`` apart for normal colour vision, and
-    closer than ``min_distance`` for a protanope or a deuteranope. (Okabe-Ito's colours are at
-    least 17 apart under both; matplotlib's red and green, 7.)
+    "area"), ``"colour"`` and optionally ``"label"`` and ``"alpha"`` (as
+    :func:`r1lib.figures.describe.figure_series` returns). A pair is a conflict when both series
+    are of the same kind (so only colour tells them apart), their colours are at least
+    ``min_distance`` apart for normal colour vision, and closer than ``min_distance`` for a
+    protanope or a deuteranope. (Okabe-Ito's colours are at least 17 apart under both;
+    matplotlib's red and green, 7.) Two entries with the same label are one series (a legend
+    key and its bars); faded ones (``alpha`` below ``min_alpha``: single runs behind their mean,
+    the options not chosen) are context that the reader does not need to name, and are skipped.
     """
     out = []
-    items = list(series)
+    items = [s for s in series if s.get("alpha", 1.0) >= min_alpha]
     for i, a in enumerate(items):
         for b in items[i + 1:]:
-            if a["kind"] != b["kind"]:
+            if a["kind"] != b["kind"] or (a.get("label") and a.get("label") == b.get("label")):
                 continue
             normal = colour_distance(a["colour"], b["colour"])
             if normal < min_distance:
