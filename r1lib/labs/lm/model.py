@@ -143,7 +143,9 @@ class KVCache:
 
 class Transformer:
     """The model: a :class:`Config` and a dict of parameter arrays (name -> array, see
-    :func:`param_shapes`). Build one with :meth:`init` (random, seeded) or :meth:`from_state_dict`.
+    :func:`param_shapes`; copied in, converted to the config's dtype). Build one with
+    :meth:`init` (random, seeded) or :meth:`from_state_dict`. The optimiser updates
+    ``model.params`` in place.
     """
 
     def __init__(self, config: Config, params: Mapping[str, Any]):
@@ -165,7 +167,7 @@ class Transformer:
                 raise ValueError(f"params[{name!r}] has shape {arr.shape}, the config needs {shape}")
             if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
                 raise TypeError(f"params[{name!r}] must be real numbers, got dtype {arr.dtype}")
-            arr = np.ascontiguousarray(arr, dtype=self.dtype)
+            arr = np.array(arr, dtype=self.dtype, order="C")  # a copy: the model owns its params
             if not np.isfinite(arr).all():
                 raise ValueError(f"params[{name!r}] contains NaN or inf")
             self.params[name] = arr
