@@ -14,9 +14,10 @@ temperature :math:`T`, cut to the top-p nucleus and renormalised. The log-probs 
 so ``Samples.logp`` can serve directly as ``old_logp`` and equals what a training forward pass
 recomputes (to rounding) before any update. The log-prob under the sampling distribution itself
 is kept beside it as ``Samples.sampling_logp`` (for importance weights or checks). With
-``temperature=1, top_p=1`` (R1's RL setting) the two coincide. (TRL's GRPOTrainer instead divides
-the logits by the sampling temperature when it computes both the old and the new log-probs, i.e.
-it trains the tempered policy; at T = 1 the conventions agree.)
+``temperature=1, top_p=1`` (R1-Zero's rollouts: temperature 1, DeepSeek-R1, Nature 2025 version,
+Methods) the two coincide. (TRL's GRPOTrainer instead divides the logits by the sampling
+temperature in ``_get_per_token_logps``, for the old and the new log-probs alike, i.e. it trains
+the tempered policy; at T = 1 the two conventions agree.)
 
 **Layout.** Prompts are left-padded to a common length ``P`` (``attention_mask`` False at the
 pads, positions counted from each prompt's first token) so that all completions start in column
