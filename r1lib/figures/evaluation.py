@@ -356,13 +356,11 @@ class PowerView:
         self.power_unpaired, = ax_p.plot(g_pp, np.zeros_like(g_pp), color=ORANGE, linewidth=2,
                                          label="unpaired SE (same questions)")
         self.power_paired, = ax_p.plot(g_pp, np.zeros_like(g_pp), color=BLUE, linewidth=2, label="paired")
-        ax_p.axhline(power, color=GREY, linestyle="--", linewidth=1)
-        ax_p.axhline(0.05, color=GREY, linestyle=":", linewidth=1)
-        ax_p.text(0.3, power + 0.01, f"{power:.0%} power", ha="left", va="bottom", fontsize=8, color=GREY)
-        ax_p.text(0.3 + g_pp[-1] / 3, 0.06, "5 % false alarms", ha="left", va="bottom", fontsize=8, color=GREY)
+        ax_p.axhline(power, color=GREY, linestyle="--", linewidth=1, label=f"{power:.0%} power")
+        ax_p.axhline(0.05, color=GREY, linestyle=":", linewidth=1, label="5 % false alarms")
         self.gain_line = ax_p.axvline(0, color=GREY, linewidth=1)
         self.sim_paired, = ax_p.plot([], [], "D", color=BLUE, markersize=6, markeredgecolor=BLACK,
-                                     label="simulated")
+                                     label="simulated runs")
         self.sim_unpaired, = ax_p.plot([], [], "D", color=ORANGE, markersize=6, markeredgecolor=BLACK)
         ax_p.set(xlabel="true gain of the model (pp of pass@1)", ylabel="P(95 % interval excludes 0)",
                  xlim=(0, g_pp[-1]), ylim=(-0.02, 1.02))
