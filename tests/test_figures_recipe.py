@@ -115,6 +115,33 @@ def test_static_figures(pipe):
     plt.close("all")
 
 
+def test_passk_training_figure_draws_r1libs_advantages_and_both_curves(pipe):
+    import matplotlib.pyplot as plt
+    from r1lib import passk_advantages
+    E = {s: pipe.evaluations[s] for s in ("base", "R1-Zero", "R1 (cold start + RL)")}
+    fig = fr.passk_training_figure(E, group_size=16, advantage_ks=(1, 4, 8))
+    ax_a, ax_p, ax_c = fig.axes
+    # left: two lines per k (correct, wrong) with the advantages of a group with c correct
+    assert len(ax_a.lines) == 2 * 3 + 1          # + the zero line
+    for i, k in enumerate((1, 4, 8)):
+        correct, wrong = ax_a.lines[2 * i], ax_a.lines[2 * i + 1]
+        for c, a in zip(correct.get_xdata(), correct.get_ydata()):
+            group = np.r_[np.ones(int(c)), np.zeros(16 - int(c))]
+            assert a == pytest.approx(passk_advantages(group, k)[0], abs=1e-12)
+        for c, a in zip(wrong.get_xdata(), wrong.get_ydata()):
+            group = np.r_[np.ones(int(c)), np.zeros(16 - int(c))]
+            assert a == pytest.approx(passk_advantages(group, k)[-1], abs=1e-12)
+        assert k == 1 or max(wrong.get_ydata()) <= 0 <= min(correct.get_ydata())
+    # middle and right: each evaluation's pass@k and CoT-pass@k
+    for ax, attr in ((ax_p, "pass_k"), (ax_c, "cot_pass_k")):
+        for line, ev in zip(ax.lines, E.values()):
+            np.testing.assert_allclose(line.get_ydata(), 100 * getattr(ev, attr))
+    assert [t.get_text() for t in ax_c.get_legend().get_texts()] == list(E)
+    with pytest.raises(ValueError, match="reference"):
+        fr.passk_training_figure(E, 16, reference="nope")
+    plt.close("all")
+
+
 def test_bad_input(pipe):
     with pytest.raises(TypeError, match="evaluations"):
         fr.stage_panel({})

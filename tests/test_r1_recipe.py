@@ -95,6 +95,32 @@ def test_checkers_on_arbitrary_token_sequences(tokens, gold):
     assert rc.tokenize(text) == tokens
 
 
+STRATEGY_RE = re.compile(r"\[([abc])\]")
+
+
+def test_cot_correct_agrees_with_reading_the_text(task, mixed_samples):
+    """CoT-correct = the final answer is gold AND the last strategy written before it computes the
+    gold digit on this problem (read off the rendered text with regular expressions)."""
+    seen = {"cot": 0, "lucky": 0}
+    more = rc.sample(rc.teacher_base(), task, 40, np.random.default_rng(12))
+    for s in [*mixed_samples, more]:
+        cot, acc = rc.cot_correct(task, s), rc.strict_accuracy(task, s)
+        for i in range(s.tokens.shape[0]):
+            q = s.problems[i]
+            gold = int(task.gold[q])
+            for j in range(s.tokens.shape[1]):
+                text = rc.render(s, i, j)
+                m = FINAL_RE.search(text)
+                strategies = STRATEGY_RE.findall(text[: m.start()] if m else text)
+                right_reasoning = bool(strategies) and task.results[q, "abc".index(strategies[-1])] == gold
+                want = m is not None and int(m.group(1)) == gold and right_reasoning
+                assert cot[i, j] == float(want), text
+                assert cot[i, j] <= acc[i, j]
+                seen["cot"] += want
+                seen["lucky"] += acc[i, j] > cot[i, j]
+    assert min(seen.values()) > 10, seen   # CoT-correct outputs, and right answers without right reasoning
+
+
 # --------------------------------------------------------------------------- policy and sampling
 
 def _loop_logp(policy, task, problem, tokens):
@@ -218,6 +244,53 @@ def test_grpo_train_is_deterministic_and_learns(task):
     assert a.format[-5:].mean() > 0.5 > a.format[:5].mean()
     assert np.all(a.kl >= 0) and a.kl[-1] > a.kl[0]
     assert len(a.reward) == 25
+
+
+def test_grpo_train_with_the_pass_at_k_advantage(task, monkeypatch):
+    """advantage='pass@k' feeds r1lib.passk_advantages(rewards, k) to the same loss; k = 1 is GRPO
+    with the population std, which under Adam trains like ddof=1 GRPO up to rounding."""
+    calls = []
+    real = rc.passk_advantages
+
+    def spy(rewards, k):
+        calls.append((np.array(rewards), k))
+        return real(rewards, k)
+    monkeypatch.setattr(rc, "passk_advantages", spy)
+    run = rc.grpo_train(rc.teacher_base(), task, reward="accuracy", steps=3, rng=7, advantage="pass@k", k=4)
+    assert len(calls) == 3 and all(k == 4 for _, k in calls)
+    assert calls[0][0].shape == (32, 16) and set(np.unique(calls[0][0])) <= {0.0, 1.0}
+    assert run.advantage == "pass@k" and run.k == 4
+    monkeypatch.undo()
+    # beta = 0: the two advantages differ by the constant sqrt(G/(G-1)), which Adam ignores up to
+    # its eps (1e-8 against tiny second moments): the same samples, parameters within 1e-3
+    a = rc.grpo_train(rc.teacher_base(), task, reward="accuracy", steps=5, beta=0.0, rng=8, advantage="pass@k", k=1)
+    b = rc.grpo_train(rc.teacher_base(), task, reward="accuracy", steps=5, beta=0.0, rng=8)
+    assert b.advantage == "group" and b.k == 1
+    np.testing.assert_array_equal(a.reward, b.reward)
+    np.testing.assert_allclose(a.policy.B, b.policy.B, atol=1e-3)
+    c = rc.grpo_train(rc.teacher_base(), task, reward="accuracy", steps=5, beta=0.0, rng=8, advantage="pass@k", k=4)
+    assert np.abs(c.policy.B - b.policy.B).max() > 0.1
+
+
+def test_pass_at_k_training_keeps_coverage_that_grpo_gives_up():
+    """The notebook's claims on two tasks: from the cold start, with the binary accuracy reward and
+    the same seed, pass@8 training ends with a clearly higher pass@64 and a lower pass@1 than GRPO,
+    still far above the base at k = 1; CoT-pass@k takes the base's guesses away."""
+    for seed in (0, 1):
+        t = rc.make_task(rng=seed)
+        base = rc.teacher_base()
+        cold, _ = rc.sft(base, rc.curated_samples(t, rng=seed), steps=60, lr=0.05)
+        ev = {"base": rc.evaluate(base, t, rng=5)}
+        for name, adv, k in (("GRPO", "group", 1), ("pass@8", "pass@k", 8)):
+            run = rc.grpo_train(cold, t, reward="accuracy", steps=60, rng=9, advantage=adv, k=k)
+            ev[name] = rc.evaluate(run.policy, t, rng=6)
+        grpo, p8, b = ev["GRPO"], ev["pass@8"], ev["base"]
+        assert p8.pass_k[63] > grpo.pass_k[63] + 0.1
+        assert grpo.pass1.value > p8.pass1.value > b.pass1.value + 0.2
+        assert b.cot_pass_k[63] < b.pass_k[63]                       # the base guesses sometimes
+        for e in ev.values():
+            assert np.all(e.cot_pass_k <= e.pass_k + 1e-12)
+            assert e.cot_pass_k[0] == pytest.approx(np.mean(e.cot_correct / e.n), abs=1e-12)
 
 
 def test_beta_pulls_towards_the_reference(task):
@@ -345,6 +418,13 @@ def test_run_pipeline_is_cached_and_fast(pipe):
     (lambda t: rc.grpo_train(rc.teacher_base(), t, lr=0.0), ValueError, "lr"),
     (lambda t: rc.grpo_train(rc.teacher_base(), t, eps=1.5), ValueError, "eps"),
     (lambda t: rc.grpo_train(rc.teacher_base(), t, reference="ref"), TypeError, "reference"),
+    (lambda t: rc.grpo_train(rc.teacher_base(), t, advantage="rloo"), ValueError, "advantage"),
+    (lambda t: rc.grpo_train(rc.teacher_base(), t, advantage="pass@k", k=4), ValueError, "binary"),
+    (lambda t: rc.grpo_train(rc.teacher_base(), t, reward="accuracy", advantage="pass@k", k=17),
+     ValueError, "k must be"),
+    (lambda t: rc.grpo_train(rc.teacher_base(), t, reward="accuracy", advantage="pass@k", k=2.0),
+     ValueError, "k must be"),
+    (lambda t: rc.cot_correct("task", None), TypeError, "task"),
     (lambda t: rc.sft(rc.teacher_base(), "data"), ValueError, "data"),
     (lambda t: rc.curated_samples(t, n=10_000), ValueError, "n"),
     (lambda t: rc.tokenize("<think>x"), ValueError, "text"),

@@ -10,7 +10,8 @@ module only draws. Panels (built once, then only the changing artists are redraw
   base at large k; Yue et al. 2025, arXiv:2504.13837) and every problem's pass@k at the chosen k.
 
 Static figures: :func:`training_figure`, :func:`rejection_figure`, :func:`distillation_figure`,
-:func:`hacking_figure`, :func:`summary_figure`.
+:func:`hacking_figure`, :func:`summary_figure`, :func:`passk_training_figure` (pass@k as the
+training objective against GRPO, with CoT-pass@k).
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from ..labs import r1_recipe
+from ..passk_advantage import passk_advantages
 from .style import COLORS, BlitCanvas, fixed_pair_figure, new_figure
 from .panels import Panel, int_slider
 
 __all__ = ["StageView", "CrossoverView", "stage_panel", "crossover_panel", "training_figure",
-           "rejection_figure", "distillation_figure", "hacking_figure", "summary_figure"]
+           "rejection_figure", "distillation_figure", "hacking_figure", "summary_figure",
+           "passk_training_figure"]
 
 Z95 = NormalDist().inv_cdf(0.975)
 BLUE, ORANGE, GREEN = COLORS["teacher"], COLORS["student"], COLORS["reference"]
@@ -325,4 +328,46 @@ def summary_figure(evaluations: Mapping, k: int = 64):
     ax.set(ylabel="score (%)", ylim=(0, 118), title="every stage of the recipe, evaluated the same way")
     ax.set_yticks([0, 20, 40, 60, 80, 100])
     ax.legend(fontsize=8, loc="upper center", ncol=3)
+    return fig
+
+
+def passk_training_figure(evaluations: Mapping, group_size: int, advantage_ks: Sequence[int] = (1, 4, 8),
+                          reference: str = "base"):
+    r"""Pass@k as the training objective (Chen et al. 2025, arXiv:2508.10751) against GRPO.
+
+    Left: the advantage :func:`r1lib.passk_advantages` gives a correct (filled) and a wrong (open)
+    response in a group of ``group_size`` binary rewards with ``c`` correct, for each k in
+    ``advantage_ks`` (k = 1 is GRPO's, with the population std). Middle: pass@k against k of each
+    evaluated policy (``reference`` dashed grey). Right: CoT-pass@k (Wen et al. 2025,
+    arXiv:2506.14245: the reasoning must be right too) of the same policies.
+    """
+    evals = _check_evaluations(evaluations)
+    if reference not in evals:
+        raise ValueError(f"reference={reference!r} is not one of the evaluations {list(evals)}")
+    if any(ev.cot_pass_k is None for ev in evals.values()):
+        raise ValueError("every evaluation needs cot_pass_k (made by r1_recipe.evaluate)")
+    G = int(group_size)
+    fig, (ax_a, ax_p, ax_c) = new_figure(3, width=11.5, height=3.9)
+    c = np.arange(G + 1)
+    groups = (np.arange(G)[None, :] < c[:, None]).astype(float)          # row c: c correct of G
+    colors = [BLUE, ORANGE, GREEN, PINK, YELLOW]
+    for k, color in zip(advantage_ks, colors):
+        adv = passk_advantages(groups, int(k))
+        name = "GRPO (k = 1)" if k == 1 else f"pass@{k} objective"
+        ax_a.plot(c[1:], adv[1:, 0], "o-", color=color, ms=4, lw=1.5, label=f"{name}: correct")
+        ax_a.plot(c[:-1], adv[:-1, -1], "o--", color=color, ms=4, mfc="white", lw=1.2, label=f"{name}: wrong")
+    ax_a.axhline(0, color=BLACK, lw=0.6)
+    ax_a.set(xlabel=f"correct responses c in a group of G = {G}", ylabel="advantage",
+             title="what each response is pushed by")
+    ax_a.legend(fontsize=7, ncol=1, loc="upper right")
+    n = next(iter(evals.values())).n
+    policy_colors = iter([BLUE, ORANGE, GREEN, PINK, YELLOW])
+    for name, ev in evals.items():
+        style = dict(color=GREY, ls="--", lw=1.8) if name == reference else dict(color=next(policy_colors), lw=2)
+        ax_p.plot(ev.ks, 100 * ev.pass_k, label=name, **style)
+        ax_c.plot(ev.ks, 100 * ev.cot_pass_k, label=name, **style)
+    for ax, title in ((ax_p, "pass@k"), (ax_c, "CoT-pass@k (the reasoning right too)")):
+        _log2_axis(ax, n)
+        ax.set(xlabel="k", ylabel="score (%)", ylim=(0, 101), title=title)
+    ax_c.legend(fontsize=8, loc="lower right")
     return fig

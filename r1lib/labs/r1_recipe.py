@@ -19,7 +19,11 @@ strategies and digits. Rule-based rewards (sec. 2.2.2):
 
 * accuracy (strict): the output ends with ``<answer> d </answer>`` and ``d == gold``;
 * format: the output is ``<think> X+ </think> <answer> d </answer>``, ``X`` strategies or digits;
-* a *loophole* checker: the gold digit appears anywhere in the output (a lazy verifier).
+* a *loophole* checker: the gold digit appears anywhere in the output (a lazy verifier);
+* CoT-correctness (Wen et al. 2025, arXiv:2506.14245: a success counts only when the reasoning is
+  right too): the final answer is the gold digit *and* the last strategy written computes it on
+  this problem, so a guessed digit, or the right digit after a strategy that is wrong here, does
+  not count.
 
 The policy
 ----------
@@ -39,8 +43,11 @@ not evidence that real models are limited the same way.
 
 GRPO uses :func:`r1lib.grpo_loss_grad` (TRL's loss, ``loss_type="grpo"``, k3 KL): per token with
 ``1/|o_i|``, i.e. DeepSeekMath arXiv:2402.03300 eq. 3 negated, not R1's sequence-level eqs. 1-2
-read literally. One update per batch, so the ratio is 1 and the clip never acts. Evaluation uses
-:func:`r1lib.pass_at_1`, :func:`r1lib.pass_at_k`, :func:`r1lib.maj_at_k`, :func:`r1lib.mean_with_se`.
+read literally. One update per batch, so the ratio is 1 and the clip never acts. With
+``advantage="pass@k"`` the group advantages are Chen et al.'s pass@k advantages
+(:func:`r1lib.passk_advantages`, arXiv:2508.10751): pass@k as the training objective. Evaluation
+uses :func:`r1lib.pass_at_1`, :func:`r1lib.pass_at_k`, :func:`r1lib.maj_at_k`,
+:func:`r1lib.mean_with_se`.
 """
 from __future__ import annotations
 
@@ -59,12 +66,14 @@ from ..grpo import check_clip_range, group_advantages
 from ..grpo_loss import grpo_loss_grad
 from ..kl_estimators import kl_k3
 from ..metrics import maj_at_k, pass_at_k
+from ..passk_advantage import passk_advantages
 from ..softmax import log_softmax
 
 __all__ = [
     "VOCAB", "DIGITS", "THINK", "END_THINK", "ANSWER", "END_ANSWER", "STRATEGIES", "BOS", "MAX_LEN",
     "Task", "make_task", "Policy", "teacher_base", "student_base", "Samples", "sample", "render",
-    "tokenize", "samples_from_tokens", "final_answers", "format_ok", "strict_accuracy", "loophole_accuracy", "REWARDS", "token_logp",
+    "tokenize", "samples_from_tokens", "final_answers", "format_ok", "strict_accuracy", "loophole_accuracy",
+    "cot_correct", "REWARDS", "ADVANTAGES", "token_logp",
     "policy_gradient", "PolicyGradient", "RLRun", "grpo_train", "curated_samples", "sft", "RejectionResult",
     "rejection_sample", "Evaluation", "evaluate", "crossover_k", "Pipeline", "run_pipeline", "STAGES",
 ]
@@ -333,6 +342,21 @@ def loophole_accuracy(task: Task, samples: Samples) -> np.ndarray:
     return np.any((samples.tokens == gold) & samples.mask, axis=-1).astype(np.float64)
 
 
+def cot_correct(task: Task, samples: Samples) -> np.ndarray:
+    """1.0 where the answer *and its reasoning* are right (CoT-correctness, Wen et al. 2025,
+    arXiv:2506.14245): the final ``<answer>`` digit is the gold digit and the last strategy
+    written before it computes the gold digit on this problem. A right digit with no strategy
+    (a guess) or after a strategy that is wrong on the problem is strictly accurate but not
+    CoT-correct."""
+    task = _check_task(task)
+    answers = final_answers(samples)
+    gold = task.gold[samples.problems][:, None]
+    # The copy digit at the answer's position: what the last strategy written so far computed.
+    pos = np.maximum(samples.lengths() - 2, 0)[..., None]
+    carried = np.take_along_axis(samples.copy, pos, axis=-1)[..., 0]
+    return ((answers == gold) & (carried == gold)).astype(np.float64)
+
+
 REWARDS: dict[str, Callable[[Task, Samples], np.ndarray]] = {
     "accuracy+format": lambda task, s: strict_accuracy(task, s) + format_ok(s),
     "accuracy": strict_accuracy,
@@ -431,6 +455,9 @@ def _grpo_direction(logp, old_logp, ref_logp, adv, mask, eps, beta) -> np.ndarra
     return -grad.reshape(N, G, T)
 
 
+ADVANTAGES = ("group", "pass@k")
+
+
 @dataclass
 class RLRun:
     """What :func:`grpo_train` records, one entry per step (sampled batch means)."""
@@ -445,12 +472,14 @@ class RLRun:
     kl: np.ndarray = field(repr=False)         # mean over outputs of sum_t k3 (sequence KL estimate)
     policy: Policy = field(repr=False)
     seconds: float = 0.0
+    advantage: str = "group"   # "group" (GRPO) or "pass@k" (Chen et al.), see grpo_train
+    k: int = 1                 # the k of the pass@k advantage
 
 
 def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", steps: int = 60,
                group_size: int = 16, questions: int = 32, beta: float = 0.001, eps: float = 0.2,
                lr: float = 0.1, rng: Union[int, np.random.Generator] = 0,
-               reference: Optional[Policy] = None) -> RLRun:
+               reference: Optional[Policy] = None, advantage: str = "group", k: int = 1) -> RLRun:
     """GRPO from ``policy`` (regularised towards ``reference``, default: the starting policy).
 
     Each step draws ``questions`` problems, ``group_size`` outputs each at temperature 1 (R1-Zero:
@@ -458,6 +487,11 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
     standardises rewards within each group (``ddof=1``) and takes one Adam step of size ``lr`` down
     TRL's GRPO loss (:func:`r1lib.grpo_loss`, ``loss_type="grpo"``) with the k3 KL penalty of
     weight ``beta`` (R1-Zero: 0.001).
+
+    ``advantage="group"`` standardises the rewards as above (GRPO); ``advantage="pass@k"`` uses
+    Chen et al.'s analytical pass@k advantage with this ``k`` instead (:func:`r1lib.passk_advantages`,
+    arXiv:2508.10751: pass@k of the group as the objective), which needs a binary reward
+    (``"accuracy"`` or ``"loophole"``) and ``1 <= k <= group_size``. The loss is the same.
     """
     policy, task = _check_policy(policy).copy(), _check_task(task)
     if reward not in REWARDS:
@@ -470,17 +504,26 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
     beta = nonneg_scalar(beta, "beta")
     eps = check_clip_range(eps)
     lr = positive_scalar(lr, "lr")
+    if advantage not in ADVANTAGES:
+        raise ValueError(f"advantage must be one of {ADVANTAGES}, got {describe(advantage)}")
+    if advantage == "pass@k":
+        if reward == "accuracy+format":
+            raise ValueError("advantage='pass@k' needs a binary reward ('accuracy' or 'loophole'), "
+                             "got reward='accuracy+format' (values 0, 1, 2)")
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) or not 1 <= k <= G:
+            raise ValueError(f"k must be an integer with 1 <= k <= group_size = {G}, got {describe(k)}")
+    k = int(k) if advantage == "pass@k" else 1
     ref = policy.copy() if reference is None else _check_policy(reference, "reference")
     gen = _seed(rng)
     score = REWARDS[reward]
     opt = _Adam(lr)
-    hist = {k: [] for k in ("reward", "accuracy", "format", "loophole", "length", "kl")}
+    hist = {name: [] for name in ("reward", "accuracy", "format", "loophole", "length", "kl")}
     start = time.perf_counter()
     for _ in range(steps):
         probs = gen.choice(task.n_problems, size=Q, replace=False)
         s = sample(policy, task, G, gen, problems=probs)
         r = score(task, s)
-        adv = group_advantages(r, ddof=1)
+        adv = group_advantages(r, ddof=1) if advantage == "group" else passk_advantages(r, k)
         logp = token_logp(policy, s)
         ref_logp = token_logp(ref, s)
         dlogp = _grpo_direction(logp, logp, ref_logp, adv, s.mask, eps, beta)
@@ -491,8 +534,8 @@ def grpo_train(policy: Policy, task: Task, reward: str = "accuracy+format", step
         hist["loophole"].append(loophole_accuracy(task, s).mean())
         hist["length"].append(s.lengths().mean())
         hist["kl"].append(np.where(s.mask, kl_k3(logp, ref_logp), 0.0).sum(axis=-1).mean())
-    return RLRun(reward_name=reward, beta=beta, policy=policy,
-                 seconds=time.perf_counter() - start, **{k: np.array(v) for k, v in hist.items()})
+    return RLRun(reward_name=reward, beta=beta, policy=policy, seconds=time.perf_counter() - start,
+                 advantage=advantage, k=k, **{name: np.array(v) for name, v in hist.items()})
 
 
 # --------------------------------------------------------------------------------------------
@@ -637,15 +680,20 @@ class Evaluation:
     mean_length: float = 0.0
     strategy_share: np.ndarray = field(default_factory=lambda: np.zeros(len(STRATEGIES) + 1), repr=False)
     examples: tuple = ()
+    cot_correct: Optional[np.ndarray] = field(default=None, repr=False)  # (P,) CoT-correct samples
+    cot_pass_k: Optional[np.ndarray] = field(default=None, repr=False)   # (n,) CoT-pass@k, k = 1..n
 
 
 def evaluate(policy: Policy, task: Task, name: str = "", n: int = 64, temperature: float = 0.6,
              rng: Union[int, np.random.Generator] = 0) -> Evaluation:
     """R1's protocol (sec. 3, temperature 0.6; top-p 0.95 left out here): ``n`` samples per problem,
-    pass@1 = mean correctness, pass@k for k = 1..n and maj@k (ties split) from the same samples."""
+    pass@1 = mean correctness, pass@k for k = 1..n and maj@k (ties split) from the same samples;
+    CoT-pass@k (Wen et al. 2025) is the same unbiased estimator on the counts of
+    :func:`cot_correct` samples."""
     n = _count(n, "n")
     s = sample(policy, task, n, _seed(rng), temperature=temperature)
     correct = strict_accuracy(task, s).sum(axis=1).astype(int)
+    cot = cot_correct(task, s).sum(axis=1).astype(int)
     answers = final_answers(s)
     ks = np.arange(1, n + 1)
     per_problem = pass_at_k(n, correct[:, None], ks[None, :])
@@ -665,7 +713,8 @@ def evaluate(policy: Policy, task: Task, name: str = "", n: int = 64, temperatur
                       pass_k_se=np.asarray(est.se), pass_k_per_problem=per_problem,
                       maj_k=maj.mean(axis=0), format_rate=float(format_ok(s).mean()),
                       loophole_rate=float(loophole_accuracy(task, s).mean()),
-                      mean_length=float(s.lengths().mean()), strategy_share=share, examples=examples)
+                      mean_length=float(s.lengths().mean()), strategy_share=share, examples=examples,
+                      cot_correct=cot, cot_pass_k=pass_at_k(n, cot[:, None], ks[None, :]).mean(axis=0))
 
 
 def crossover_k(base: Evaluation, tuned: Evaluation) -> Optional[int]:
