@@ -1,8 +1,8 @@
 r"""The tiny transformer's task language: arithmetic problems, worked solutions, slips, rewards.
 
 A problem is a plain expression Python can evaluate, ``"347+285"``, ``"502-178"`` or ``"47*6"``
-(2-3 digit addition and subtraction with a non-negative result, 2-3 digit times 1 digit). The
-prompt is the expression and an equals sign, ``"347+285="``; the model writes the rest.
+(3-digit addition and subtraction with a non-negative result, 2-digit times 1 digit; the
+functions that read and work problems accept 1-3 digit numbers). The prompt is the expression and an equals sign, ``"347+285="``; the model writes the rest.
 
 R1-Zero's template (arXiv:2501.12948, table 1) asks for the reasoning inside ``<think>`` tags and
 the answer inside ``<answer>`` tags. Here the reasoning is column arithmetic, one column per step,
@@ -105,20 +105,18 @@ def split_of(question: str) -> str:
     return "test" if int.from_bytes(digest, "big") % _TEST_SHARE == 0 else "train"
 
 
-def _number(rng: np.random.Generator) -> int:
-    digits = int(rng.integers(2, 4))  # 2 or 3 digits, equally often
-    return int(rng.integers(10 ** (digits - 1), 10 ** digits))
-
-
 def sample_question(rng: np.random.Generator) -> str:
-    """One random question: the operation uniform over + - *; numbers of 2 or 3 digits (equally
-    often, uniform within); subtraction ordered so the result is >= 0; multiplication by 2-9.
-    The split is not looked at (see :func:`problems`)."""
+    """One random question: the operation uniform over + - *; addition and subtraction of two
+    3-digit numbers (subtraction ordered so the result is >= 0), multiplication of a 2-digit
+    number by 2-9, all uniform. The split is not looked at (see :func:`problems`).
+
+    Fixed widths keep each operation's digits at fixed places of the prompt, so a small model
+    learns where to read a column's digits quickly and spends its training on the arithmetic.
+    """
     op = OPERATIONS[int(rng.integers(3))]
-    a = _number(rng)
     if op == "*":
-        return f"{a}*{int(rng.integers(2, 10))}"
-    b = _number(rng)
+        return f"{int(rng.integers(10, 100))}*{int(rng.integers(2, 10))}"
+    a, b = int(rng.integers(100, 1000)), int(rng.integers(100, 1000))
     if op == "-" and a < b:
         a, b = b, a
     return f"{a}{op}{b}"
