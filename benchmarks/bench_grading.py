@@ -1,4 +1,4 @@
-"""Benchmark: grading throughput and a whole r1-score run (issue 12).
+"""Benchmark: grading throughput, a whole r1-score run and a comparison of two runs (issues 12, 21).
 
 Synthetic R1-style samples: a few hundred characters of reasoning inside ``<think>`` (unique per
 sample, so the (output, gold) cache cannot help), then a final answer in one of many spellings
@@ -8,7 +8,12 @@ answer at all (cut-off reasoning, empty box). Rows:
 - builtin grader, samples/s on 100k samples (``grade_many``, one process per core);
 - math-verify grader, samples/s on 100k samples (10k with ``--quick``), same;
 - ``python -m r1lib.score`` on 1M samples with the builtin grader, wall time, target < 20 s on the
-  2-core machine (reading, grading, pass@k, maj@k, the table).
+  2-core machine (reading, grading, pass@k, maj@k, the table);
+- ``python -m r1lib.score A --compare B``, two runs of 1M samples on the same problems, builtin
+  grader, one worker pool and one cache for both: wall time, target < 40 s on 2 cores (issue 21).
+
+Each r1-score row notes the machine's load average before the run and the CPU time of the command
+and its workers: on a shared machine the wall time depends on the neighbours, the CPU time less.
 
     .venv/bin/python benchmarks/bench_grading.py [--quick]   # this benchmark alone
     .venv/bin/python benchmarks/run.py --only grading         # the same, inside the suite
@@ -47,13 +52,20 @@ def _answer_forms(gold: int, rng: np.random.Generator) -> list:
     ]
 
 
-def synthetic_samples(n: int, per_problem: int = 16, seed: int = 12) -> tuple[list, list, list]:
-    """``n`` samples: problem ids, raw outputs (unique reasoning), golds."""
+def synthetic_samples(n: int, per_problem: int = 16, seed: int = 12, run_seed: Optional[int] = None,
+                      forms: int = 14) -> tuple[list, list, list]:
+    """``n`` samples: problem ids, raw outputs (unique reasoning), golds.
+
+    ``seed`` fixes the problems (their golds); ``run_seed`` (default: ``seed``) the samples, so
+    two runs on the same problems differ in ``run_seed``. The answer is drawn from the first
+    ``forms`` of the 14 endings (the first 8 are right): fewer forms make a better model."""
     rng = np.random.default_rng(seed)
     n_problems = -(-n // per_problem)
     golds = rng.integers(1, 100_000, size=n_problems)
+    if run_seed is not None:
+        rng = np.random.default_rng(run_seed)
     word_idx = rng.integers(0, len(WORDS), size=(n, 40))
-    pick = rng.integers(0, 14, size=n)
+    pick = rng.integers(0, forms, size=n)
     cut = rng.random(n) < 0.05
     pids, outputs, gold_texts = [], [], []
     for i in range(n):
@@ -82,25 +94,34 @@ def rate(grader: str, outputs: list, golds: list) -> tuple[float, float, int, in
     return len(outputs) / seconds, seconds, sum(g.status == "timeout" for g in grades), distinct
 
 
-def score_run(n: int) -> tuple[float, float, dict]:
-    """(wall seconds, CPU seconds of the command and its workers, --json report) of r1-score on n samples."""
-    pids, outputs, golds = synthetic_samples(n, per_problem=64)
+def _write(path: Path, pids: list, outputs: list, golds: list) -> None:
+    with open(path, "w") as f:
+        f.writelines(json.dumps({"problem_id": p, "output": o, "gold": g}) + "\n"
+                     for p, o, g in zip(pids, outputs, golds))
+
+
+def score_run(n: int, compare: bool = False) -> tuple[float, float, dict, str]:
+    """(wall seconds, CPU seconds of the command and its workers, --json report, load) of r1-score
+    on n samples; with ``compare``, ``A --compare B`` on two runs of n samples each on the same
+    problems (B draws its answers from fewer endings, so it is the better model)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "samples.jsonl"
-        with open(path, "w") as f:
-            f.writelines(json.dumps({"problem_id": p, "output": o, "gold": g}) + "\n"
-                         for p, o, g in zip(pids, outputs, golds))
+        paths = [Path(tmp) / "a.jsonl", Path(tmp) / "b.jsonl"]
+        runs = [(12, 14), (99, 12)] if compare else [(12, 14)]
+        for path, (run_seed, forms) in zip(paths, runs):
+            _write(path, *synthetic_samples(n, per_problem=64, run_seed=run_seed, forms=forms))
+        cmd = [sys.executable, "-m", "r1lib.score", str(paths[0]), "--grader", "builtin", "--json",
+               "--no-progress"] + (["--compare", str(paths[1])] if compare else [])
+        load = "load average %.2f, %.2f, %.2f" % os.getloadavg()  # the machine is shared: say how busy
         before = os.times()
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "r1lib.score", str(path), "--grader", "builtin",
-                               "--json", "--no-progress"], capture_output=True, text=True,
-                              cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
         wall = time.perf_counter() - start
         after = os.times()
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr)
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return wall, cpu, json.loads(proc.stdout)
+    return wall, cpu, json.loads(proc.stdout), load
 
 
 def bench_grading(rounds: int, row: Callable, quick: Optional[bool] = None) -> None:
@@ -117,10 +138,17 @@ def bench_grading(rounds: int, row: Callable, quick: Optional[bool] = None) -> N
             f"{grading.default_workers()} processes, {seconds:.1f} s wall", None, None, "info", None,
             unit=" samples/s", note=f"{distinct} distinct (final answer, gold) pairs graded, "
                                     f"{timeouts} timeouts (5 s limit)")
-    wall, cpu, report = score_run(1_000_000)
+    wall, cpu, report, load = score_run(1_000_000)
     row("r1-score, 1M samples, builtin", wall, "CPU time (all processes)", cpu, None, "< 20 s",
         wall < 20, unit="s",
-        note=f"{report['problems']} problems x 64 samples; pass@1 {report['pass@1']['mean']:.4f}")
+        note=f"{report['problems']} problems x 64 samples; pass@1 {report['pass@1']['mean']:.4f}; "
+             f"{load} before the run")
+    wall, cpu, report, load = score_run(1_000_000, compare=True)
+    paired = report["paired"]["pass@1"]
+    row("r1-score --compare, 2 x 1M, builtin", wall, "CPU time (all processes)", cpu, None,
+        "< 40 s", wall < 40, unit="s",
+        note=f"{report['paired']['problems']} problems x 64 samples each; B - A pass@1 "
+             f"{paired['mean']:+.4f} ± {paired['se']:.4f}; {load} before the run")
 
 
 if __name__ == "__main__":

@@ -165,3 +165,13 @@ def test_no_traceback_from_the_real_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "r1lib.score", str(path), "--grader", "sympy"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_gold_that_changes_and_changes_back_is_found(tmp_path, capsys):
+    """The fast path compares every line with its problem's first gold, not only the last."""
+    path = tmp_path / "samples.jsonl"
+    path.write_text("".join(json.dumps({"problem_id": "a", "output": "\\boxed{1}", "gold": g}) + "\n"
+                            for g in ("1", "2", "1")))
+    code, _, err = run(capsys, path)
+    assert code == 2 and err == (f"r1-score: error: {path}:2: field 'gold': problem \"a\" has gold "
+                                 "\"1\" at line 1 but \"2\" here\n")

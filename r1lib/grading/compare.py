@@ -74,16 +74,13 @@ def paired_stats(a_table: np.ndarray, b_table: np.ndarray) -> list:
 def gold_conflicts(a: Samples, b: Samples, gold_field: str = "gold") -> list:
     """Messages for the problems of both files whose golds differ (equal strings, or golds
     that the builtin grader reads as the same value, such as ``"0.5"`` and ``"1/2"``, agree)."""
-    first_a: dict = {}
-    for pid, gold, line in zip(a.problem_ids, a.golds, a.lines):
-        first_a.setdefault(pid, (gold, line))
-    seen: set = set()
+    def first(s: Samples) -> dict:  # problem -> (gold, line) of its first sample, looped in C
+        return dict(zip(reversed(s.problem_ids), zip(reversed(s.golds), reversed(s.lines))))
+
+    first_a, first_b = first(a), first(b)
     out = []
-    for pid, gold, line in zip(b.problem_ids, b.golds, b.lines):
-        if pid in seen or pid not in first_a:
-            continue
-        seen.add(pid)
-        gold_a, line_a = first_a[pid]
+    for pid in sorted(first_b.keys() & first_a.keys(), key=lambda p: first_b[p][1]):
+        (gold_a, line_a), (gold, line) = first_a[pid], first_b[pid]
         if gold_a != gold and not _same_value(gold_a, gold):
             out.append((pid, f"{b.name}:{line}: field '{gold_field}': problem {preview(pid)} has "
                              f"gold {preview(gold)} here but {preview(gold_a)} in {a.name}:{line_a}"))

@@ -41,6 +41,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
+from fractions import Fraction
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
@@ -174,6 +175,14 @@ class _Pool:
         self.grader, self.size = grader, workers
         self.workers: list[_Worker] = []
         self.timeouts = 0  # items that ran out of time (soft or hard) over this pool's life
+        self._fractions: dict = {}  # (numerator, denominator) -> Fraction, one object per value
+
+    def _fraction(self, pair: tuple) -> Fraction:
+        """The Fraction a worker sent as ``(numerator, denominator)`` (worker.to_wire)."""
+        value = self._fractions.get(pair)
+        if value is None:
+            value = self._fractions[pair] = Fraction(*pair)
+        return value
 
     def _start(self) -> _Worker:
         return _Worker(self.grader == "math-verify")
@@ -235,14 +244,18 @@ class _Pool:
             self.close()
             raise ImportError(f"the {self.grader} grader could not start: {msg[1]}")
         elif kind == "batch":
+            fraction = self._fraction
             for (uid, _, _), verdict in zip(w.job, msg[1]):
-                results[uid] = verdict
+                results[uid] = verdict if type(verdict[2]) is not tuple else \
+                    (verdict[0], verdict[1], fraction(verdict[2]))
             done, w.job = len(w.job), []
             if progress:
                 progress(done)
         elif kind == "one":
             uid = w.job.pop(0)[0]
-            results[uid] = msg[1]
+            verdict = msg[1]
+            results[uid] = verdict if type(verdict[2]) is not tuple else \
+                (verdict[0], verdict[1], self._fraction(verdict[2]))
             self.timeouts += msg[1][0] == TIMEOUT
             w.deadline = time.monotonic() + time_limit + grace
             if progress:

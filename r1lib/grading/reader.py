@@ -28,6 +28,7 @@ import math
 import sys
 import zlib
 from dataclasses import dataclass, field
+from operator import itemgetter, ne
 from typing import Any, Optional
 
 __all__ = ["BadInput", "Samples", "read_samples", "read_bytes", "preview", "type_name", "STDIN"]
@@ -176,19 +177,19 @@ def _clean_columns(records: list, numbers: list, problem_field: str, output_fiel
     """The four columns when every record is valid (string or integer ids, string outputs or
     non-empty lists of them, string or integer golds, one gold per problem), else None (then
     each line is checked, for the exact message)."""
+    # Speed: map/set/dict calls that loop in C; a million lines take a fraction of a second.
     try:
-        pids = [o[problem_field] for o in records]
-        outputs = [o[output_field] for o in records]
-        golds = [o[gold_field] for o in records]
+        pids = list(map(itemgetter(problem_field), records))
+        outputs = list(map(itemgetter(output_field), records))
+        golds = list(map(itemgetter(gold_field), records))
     except (KeyError, TypeError):
         return None
-    if not (all(type(x) is str or type(x) is int for x in pids)
-            and all(type(x) is str or type(x) is int for x in golds)):
+    if not (set(map(type, pids)) <= {str, int} and set(map(type, golds)) <= {str, int}):
         return None
-    gold_of: dict = {}
-    if any(gold_of.setdefault(p, g) != g for p, g in zip(pids, golds)):
+    first = dict(zip(reversed(pids), reversed(golds)))  # each problem's first gold
+    if any(map(ne, map(first.__getitem__, pids), golds)):  # a later line with another gold
         return None
-    if all(type(x) is str for x in outputs):
+    if set(map(type, outputs)) == {str}:
         return pids, outputs, golds, numbers
     if not all(type(x) is str or (type(x) is list and x and all(type(y) is str for y in x))
                for x in outputs):

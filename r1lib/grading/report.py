@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
@@ -106,14 +107,21 @@ class Report:
 
 def problem_votes(problem_ids: Sequence, grades: Sequence) -> tuple:
     """``(problems, votes)``: the problem ids in first-appearance order and each problem's votes
-    in sample order (``GOLD`` for a correct sample, else its canonical answer, None = no answer)."""
+    in sample order (``GOLD`` for a correct sample, else a key of its canonical answer: the
+    answer, or ``(numerator, denominator)`` for a number; None = no answer)."""
     order: dict = {}
     votes: list = []
     for pid, g in zip(problem_ids, grades):
         i = order.setdefault(pid, len(order))
         if i == len(votes):
             votes.append([])
-        votes[i].append(GOLD if g.correct else g.answer)
+        answer = g.answer
+        if type(answer) is Fraction:
+            # Speed: a vote is only compared and counted; Fraction's hash is slow Python code
+            # (a modular inverse), a tuple's is C. Canonical answers are Fractions or strings,
+            # so the pair cannot collide with another answer.
+            answer = (answer.numerator, answer.denominator)
+        votes[i].append(GOLD if g.correct else answer)
     return list(order), votes
 
 

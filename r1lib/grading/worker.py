@@ -18,7 +18,8 @@ strings, or ``("call", name, args)`` to run one of the whitelisted functions in 
 parent spreads other pure work, such as r1-score's maj@k, over the same kind of process). Out: ``("ready",)`` once after start-up (or ``("failed", message)``); then for builtin
 one ``("batch", verdicts)`` per job, for math-verify one ``("one", verdict)`` per item, so that the
 parent can time each item. A verdict is ``(status, correct, answer)`` with status ``"ok"``,
-``"timeout"`` or ``"bad_gold"``.
+``"timeout"`` or ``"bad_gold"``, and a Fraction answer sent as ``(numerator, denominator)``
+(:func:`to_wire`).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import logging
 import os
 import signal
 import sys
+from fractions import Fraction
 from functools import lru_cache
 from multiprocessing.connection import Connection
 from typing import Any, Optional
@@ -126,6 +128,17 @@ def _timed(fn: Any, limit: float, *args: Any) -> tuple:
         return (OK, False, None)
 
 
+def to_wire(verdict: tuple) -> tuple:
+    """A verdict as it is sent to the parent: a Fraction answer as ``(numerator, denominator)``.
+    Speed: unpickling a Fraction parses its string form with a regular expression, which made
+    the parent's unpickling one of the slowest steps of a million-sample run; the parent
+    rebuilds each distinct value once (``r1lib.grading.graders``)."""
+    answer = verdict[2]
+    if type(answer) is Fraction:
+        return (verdict[0], verdict[1], (answer.numerator, answer.denominator))
+    return verdict
+
+
 # Functions the parent may run here on plain data (``r1lib.grading.graders.map_in_workers``).
 _CALLS = {"maj_rows": maj_rows}
 
@@ -154,11 +167,11 @@ def main() -> None:
             continue
         _, grader, limit, items = message
         if grader == "builtin":
-            outbox.send(("batch", [builtin_verdict(t, g) for t, g in items]))
+            outbox.send(("batch", [to_wire(builtin_verdict(t, g)) for t, g in items]))
         else:
             assert mv is not None
             for t, g in items:
-                outbox.send(("one", _timed(mv.grade, limit, t, g)))
+                outbox.send(("one", to_wire(_timed(mv.grade, limit, t, g))))
 
 
 if __name__ == "__main__":
