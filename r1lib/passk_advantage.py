@@ -1,8 +1,9 @@
 r"""Pass@k as the training objective: the analytical pass@k advantage of Chen et al. (2025).
 
 Z. Chen et al., *Pass@k Training for Adaptively Balancing Exploration and Exploitation of Large
-Reasoning Models*, arXiv:2508.10751, sec. 3 ("Pass@k Training with Analytical Derivation"; the
-project's README and ``code/passk_adv.py`` give the same formulas). Group-relative RL with binary
+Reasoning Models*, arXiv:2508.10751 (v1, 2025), "Pass@k Training with Analytical Derivation"; the
+authors' repository (RUCAIBox/Passk_Training, README and ``code/passk_adv.py``) gives the same
+formulas. Group-relative RL with binary
 rewards optimises pass@1; Chen et al. reward a *set* of :math:`k` responses with its best reward
 (pass@k) and give each response the mean advantage of the :math:`k`-subsets of its group that
 contain it. Over all :math:`\binom{N}{k}` subsets of a group of :math:`N` responses, :math:`c` of
@@ -62,7 +63,7 @@ def passk_advantages(rewards: ArrayLike, k: int, axis: int = -1) -> np.ndarray:
               \quad \bar R = 1 - \binom{N_{neg}}{k}\Big/\binom{N}{k},\quad
               \sigma = \sqrt{\bar R(1 - \bar R)}
 
-    (arXiv:2508.10751, sec. 3, "Pass@k Training with Analytical Derivation"): the mean, over the
+    (arXiv:2508.10751, "Pass@k Training with Analytical Derivation"): the mean, over the
     k-subsets of the group that contain a response, of the subset's standardised pass@k reward.
 
     Parameters

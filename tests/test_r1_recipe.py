@@ -351,6 +351,11 @@ def test_crossover_k(task, pipe):
     assert E["base"].pass_k[k - 1] >= E["R1-Zero"].pass_k[k - 1]
     assert np.all(E["base"].pass_k[: k - 1] < E["R1-Zero"].pass_k[: k - 1])
     assert rc.crossover_k(E["base"], E["base"]) == 1
+    k_cot = rc.crossover_k(E["base"], E["R1-Zero"], metric="cot_pass_k")
+    reached = np.flatnonzero(E["base"].cot_pass_k >= E["R1-Zero"].cot_pass_k)
+    assert k_cot == (reached[0] + 1 if reached.size else None)
+    with pytest.raises(ValueError, match="metric"):
+        rc.crossover_k(E["base"], E["base"], metric="maj_k")
     assert rc.crossover_k(E["student RL"], E["R1 (cold start + RL)"]) is None
 
 

@@ -717,16 +717,22 @@ def evaluate(policy: Policy, task: Task, name: str = "", n: int = 64, temperatur
                       cot_correct=cot, cot_pass_k=pass_at_k(n, cot[:, None], ks[None, :]).mean(axis=0))
 
 
-def crossover_k(base: Evaluation, tuned: Evaluation) -> Optional[int]:
+def crossover_k(base: Evaluation, tuned: Evaluation, metric: str = "pass_k") -> Optional[int]:
     """The smallest k at which ``base``'s mean pass@k reaches ``tuned``'s (None if it never does,
     up to n). Yue et al. 2025 (arXiv:2504.13837): RL-tuned models win at k = 1 and the base
-    catches up, then overtakes, at large k."""
+    catches up, then overtakes, at large k. ``metric="cot_pass_k"`` compares CoT-pass@k instead
+    (Wen et al. 2025, arXiv:2506.14245)."""
     for name, ev in (("base", base), ("tuned", tuned)):
         if not isinstance(ev, Evaluation):
             raise TypeError(f"{name} must be an r1_recipe.Evaluation, got {describe(ev)}")
     if base.n != tuned.n:
         raise ValueError(f"base and tuned must use the same n, got {base.n} and {tuned.n}")
-    reached = np.flatnonzero(base.pass_k >= tuned.pass_k)
+    if metric not in ("pass_k", "cot_pass_k"):
+        raise ValueError(f"metric must be 'pass_k' or 'cot_pass_k', got {describe(metric)}")
+    b, t = getattr(base, metric), getattr(tuned, metric)
+    if b is None or t is None:
+        raise ValueError(f"both evaluations need {metric} (made by r1_recipe.evaluate)")
+    reached = np.flatnonzero(b >= t)
     return int(base.ks[reached[0]]) if reached.size else None
 
 
