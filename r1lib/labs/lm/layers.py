@@ -35,6 +35,20 @@ __all__ = [
 LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default, so the torch cross-check uses the same model
 GELU_C = math.sqrt(2.0 / math.pi)
 GELU_A = 0.044715
+BLOCK_BYTES = 1 << 17  # element-wise chains run over blocks of about this size (see row_blocks)
+
+
+def row_blocks(x: np.ndarray):
+    """Slices of ``x``'s first axis, each about :data:`BLOCK_BYTES` big.
+
+    A chain of a dozen element-wise NumPy operations over a whole (B*T, d_mlp) array reads and
+    writes memory a dozen times; run block by block, each block stays in the CPU's L2 cache for
+    the whole chain (measured 1.5x faster for GELU on a busy 2-core machine).
+    """
+    per_row = max(1, x[:1].nbytes)
+    step = max(1, BLOCK_BYTES // per_row)
+    for start in range(0, len(x), step):
+        yield slice(start, start + step)
 
 
 # ------------------------------------------------------------------------------------ embedding
@@ -165,24 +179,26 @@ def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, tuple]:
         \frac{dy}{dx} = \tfrac12 (1 + t) + \tfrac12 x\,(1 - t^2)\,\frac{du}{dx}, \qquad
         \frac{du}{dx} = \sqrt{2/\pi}\,\big(1 + 3 \cdot 0.044715\,x^2\big)
     """
-    dy_dx = x * x                        # x^2, becomes dy/dx below
-    t = dy_dx * GELU_A
-    t += 1.0
-    t *= x
-    t *= GELU_C                          # u
-    np.tanh(t, out=t)                    # t = tanh(u), in u's buffer
-    dy_dx *= 3.0 * GELU_A * GELU_C
-    dy_dx += GELU_C                      # du/dx
-    dy_dx *= x
-    sech2 = t * t
-    np.subtract(1.0, sech2, out=sech2)   # 1 - t^2
-    dy_dx *= sech2                       # x (1 - t^2) du/dx
-    t += 1.0                             # 1 + t
-    dy_dx += t
-    dy_dx *= 0.5
-    y = np.multiply(t, x, out=sech2)     # sech2's buffer is free again: y = x (1 + t) / 2
-    y *= 0.5
-    return y, (dy_dx,)
+    x2 = x.reshape(-1, x.shape[-1])
+    y, dy_dx = np.empty_like(x2), np.empty_like(x2)
+    for rows in row_blocks(x2):
+        xb, t, d = x2[rows], y[rows], dy_dx[rows]   # t and d are views into y and dy_dx
+        np.multiply(xb, xb, out=d)              # x^2
+        np.multiply(d, GELU_A, out=t)
+        t += 1.0
+        t *= xb
+        t *= GELU_C                             # u
+        np.tanh(t, out=t)                       # t = tanh(u)
+        d *= 3.0 * GELU_A * GELU_C
+        d += GELU_C                             # du/dx
+        d *= xb
+        d *= 1.0 - t * t                        # x (1 - t^2) du/dx
+        t += 1.0                                # 1 + t
+        d += t
+        d *= 0.5                                # dy/dx
+        t *= xb
+        t *= 0.5                                # y = x (1 + t) / 2
+    return y.reshape(x.shape), (dy_dx.reshape(x.shape),)
 
 
 def gelu_backward(dy: np.ndarray, cache: tuple) -> np.ndarray:
@@ -243,10 +259,13 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndar
     """
     q = q * (1.0 / math.sqrt(q.shape[-1]))
     s = q @ k.swapaxes(-1, -2)
-    s += bias
-    s -= s.max(axis=-1, keepdims=True)
-    p = np.exp(s, out=s)
-    p *= 1.0 / np.einsum("...j->...", p)[..., None]
+    for rows in row_blocks(s):                  # blocks of batch rows (see row_blocks)
+        sb = s[rows]
+        sb += bias if len(bias) == 1 else bias[rows]
+        sb -= sb.max(axis=-1, keepdims=True)
+        np.exp(sb, out=sb)
+        sb *= 1.0 / np.einsum("...j->...", sb)[..., None]
+    p = s                                       # the scores' buffer now holds P
     return p @ v, (q, k, v, p)
 
 
