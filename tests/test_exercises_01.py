@@ -209,3 +209,26 @@ def test_feedback_never_shows_the_expected_values(capsys):
         for value in np.ravel(secrets[exercise_id]):
             for digits in (3, 4, 6):
                 assert f"{float(value):.{digits}f}" not in out, (exercise_id, value, out)
+
+
+# Each exercise's recipe, as the words a hint would need to give it away in one go.
+RECIPES = {
+    "01.1": ("subtract", "max", "exp", "sum", "axis"),
+    "01.2": ("teacher", "log-softmax", "clip", "0"),
+    "01.3": ("T^2", "KL", "kl_from_logits"),
+    "01.4": ("delta_ij", "p_t", "T", "sum to 0"),
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(RECIPES))
+def test_hints_come_in_tiers_and_no_tier_states_the_whole_recipe(exercise_id):
+    tiers = exercises.info(exercise_id)["hints"]
+    assert len(tiers) >= 2
+    for tier in tiers:
+        assert not all(word in tier for word in RECIPES[exercise_id]), tier
+
+
+def test_feedback_prints_the_logits_as_plain_numbers(capsys):
+    ok, out = _grade(lambda z, T: np.exp(z) / np.exp(z).sum(), "01.1", capsys)   # ignores T
+    assert ok is False and "np.float64" not in out
+    assert "[6.0, 4.0, 2.5, 0.5, -1.5, -3.0]" in out

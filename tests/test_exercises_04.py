@@ -223,3 +223,19 @@ def test_an_answer_that_warns_is_judged_by_its_values_not_its_warning(capsys):
     # crashing (pytest turns RuntimeWarning into an error here, so this also checks silencing).
     ok, out = _grade(adv_nan_for_constant, "04.1", capsys)
     assert ok is False and "RuntimeWarning" not in out
+
+
+RECIPES = {
+    "04.1": ("mean", "ddof=1", "keepdims", "0"),
+    "04.2": ("np.minimum", "np.clip"),
+    "04.3": ("ref_logp - logp", "expm1", "u - log u - 1"),
+    "04.4": ("min(", "beta", "1/|o_i|", "1/G", "mask"),
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(RECIPES))
+def test_hints_come_in_tiers_and_no_tier_states_the_whole_recipe(exercise_id):
+    tiers = exercises.info(exercise_id)["hints"]
+    assert len(tiers) >= 2
+    for tier in tiers:
+        assert not all(word in tier for word in RECIPES[exercise_id]), tier

@@ -179,3 +179,23 @@ def test_feedback_never_shows_the_expected_numbers(capsys):
     _, out = _check("06.3", lambda z, ys: 0.5 * good_grad(z, ys), capsys)
     for v in expected:
         assert f"{v:.4f}" not in out
+
+
+RECIPES = {
+    "06.1": ("^", "$", "<think>", "<answer>", "final"),
+    "06.2": ("pass_at_k", "problem", "first", ">=", "0"),
+    "06.3": ("one-hot", "average", "ascend"),
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(RECIPES))
+def test_hints_come_in_tiers_and_no_tier_states_the_whole_recipe(exercise_id):
+    tiers = exercises.info(exercise_id)["hints"]
+    assert len(tiers) >= 2
+    for tier in tiers:
+        assert not all(word in tier for word in RECIPES[exercise_id]), tier
+
+
+def test_a_reward_outside_0_1_2_is_named_as_a_plain_number(capsys):
+    ok, out = _check("06.1", lambda text, gold: np.float64(3.0), capsys)
+    assert ok is False and "got 3;" not in out and "got 3" in out and "np.float64" not in out

@@ -53,12 +53,15 @@ def _matches(got: np.ndarray, other) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 @exercise("01.1", title="the temperature softmax",
-          hints="divide the logits by T, subtract each row's maximum (softmax does not change, and "
-               "exp can no longer overflow), exponentiate, and divide by each row's sum; the class "
-               "axis is the last one (axis=-1, keepdims=True)")
+          hints=("Section 1 gives the formula. Two inputs need care: logits like 1000 (what does "
+                 "np.exp(1000) return?) and a masked class with logit -inf (what must its probability be?).",
+                 "softmax(z / T) does not change when the same constant is subtracted from every logit of "
+                 "a row. Which constant makes the largest exponent exp(0), so that nothing overflows?",
+                 "Reduce along the class axis only (axis=-1, keepdims=True), so that a 2-D batch gets one "
+                 "distribution per row; every row must sum to 1."))
 def _check_softmax(answer):
     for T in (1.0, 4.0, 0.5):
-        what = f"the dog logits {list(Z_DOG)} at T = {T}"
+        what = f"the dog logits {Z_DOG.tolist()} at T = {T}"
         got = as_array(_quiet_call(answer, Z_DOG, T), what, Z_DOG.shape)
         if T != 1.0 and _matches(got, softmax(Z_DOG, 1.0)):
             raise Wrong(f"{what}: this is the softmax at T = 1; the temperature is ignored")
@@ -98,12 +101,15 @@ def _kl_plain(zp, zq, Tp, Tq):
 
 
 @exercise("01.2", title="KL divergence from logits, in log space",
-          hints=("the teacher's probabilities weight the log-ratio (which distribution comes first in "
-                "KL(p_t || p_s)?); take both log-probabilities from a log-softmax of z / T, never the "
-                "log of a clipped probability, and let classes with p_t,i = 0 contribute 0"))
+          hints=("Section 2 defines KL(p || q) = sum_i p_i log(p_i / q_i). Which distribution plays p "
+                 "here, the teacher's or the student's? Both are softened by the same T.",
+                 "Section 5.1 shows what clipping probabilities before the log does to a 50-nat divergence. "
+                 "Where can log-probabilities come from without ever taking the log of a probability?",
+                 "A class the teacher gives probability 0 (logit -inf) contributes 0 to the sum, whatever the "
+                 "student puts there; 0 * (-inf) is NaN in NumPy, so leave those terms out instead."))
 def _check_kl(answer):
     for T in (1.0, 3.0):
-        what = f"teacher = the dog logits, student = {list(Z_STUDENT)}, T = {T}"
+        what = f"teacher = the dog logits, student = {Z_STUDENT.tolist()}, T = {T}"
         got = as_array(_quiet_call(answer, Z_DOG, Z_STUDENT, T), what, ())
         expected = kl_from_logits(Z_DOG, Z_STUDENT, T)
         if _matches(got, kl_from_logits(Z_STUDENT, Z_DOG, T)) and not _matches(got, expected):
@@ -142,11 +148,13 @@ def _check_kl(answer):
 # ---------------------------------------------------------------------------------------------
 
 @exercise("01.3", title="the distillation loss T² KL",
-          hints="L = T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) per example (Hinton et al. 2015, "
-               "sec. 2); you may use r1lib.kl_from_logits or your 01.2 for the KL")
+          hints=("Section 3: the loss is a KL between the two softened distributions times a factor. "
+                 "Which factor, and what would the gradient do at high T without it?",
+                 "Reuse your 01.2 (or r1lib.kl_from_logits) for the KL. For a batch, return one loss per "
+                 "row, not their mean."))
 def _check_distillation_loss(answer):
     for T in (2.0, 4.0, 0.5):
-        what = f"teacher = the dog logits, student = {list(Z_STUDENT)}, T = {T}"
+        what = f"teacher = the dog logits, student = {Z_STUDENT.tolist()}, T = {T}"
         got = as_array(_quiet_call(answer, Z_DOG, Z_STUDENT, T), what, ())
         kl = float(kl_from_logits(Z_DOG, Z_STUDENT, T))
         expected = distillation_loss(Z_DOG, Z_STUDENT, T)
@@ -175,12 +183,15 @@ def _check_distillation_loss(answer):
 # ---------------------------------------------------------------------------------------------
 
 @exercise("01.4", title="the gradient of T² KL",
-          hints="differentiate L = T^2 sum_j p_t,j (log p_t,j - log p_s,j) with "
-               "d log p_s,j / d z_s,i = (delta_ij - p_s,i) / T; the result is a vector over the "
-               "student's logits (one per row for a batch) whose entries sum to 0")
+          hints=("Only the log p_s terms of the loss depend on the student's logits. Start from "
+                 "d log p_s,j / d z_s,i for the temperature softmax (section 3).",
+                 "d log p_s,j / d z_s,i = (delta_ij - p_s,i) / T. Multiply by the loss's factor, weight by the "
+                 "teacher's p_t,j and sum over j; remember that sum_j p_t,j = 1.",
+                 "Check before you submit: the entries of each row sum to 0 (a constant added to every "
+                 "logit changes nothing), and a central difference of r1lib.distillation_loss agrees."))
 def _check_distillation_grad(answer):
     for T in (2.0, 5.0, 0.5):
-        what = f"teacher = the dog logits, student = {list(Z_STUDENT)}, T = {T}"
+        what = f"teacher = the dog logits, student = {Z_STUDENT.tolist()}, T = {T}"
         got = as_array(_quiet_call(answer, Z_DOG, Z_STUDENT, T), what, Z_DOG.shape)
         expected = distillation_grad(Z_DOG, Z_STUDENT, T)
         if _matches(got, -expected):

@@ -46,9 +46,12 @@ _ADV_CASES = [
 
 
 @exercise("04.1", title="group-relative advantages",
-          hints="standardise each row (each prompt's group, the last axis) by its own mean and its "
-               "sample standard deviation, np.std(..., ddof=1, keepdims=True); a group whose rewards "
-               "are all equal carries no signal and must get advantages of exactly 0")
+          hints=("Section 2: each prompt's group (the last axis) is standardised on its own. Which "
+                 "standard deviation do TRL and verl divide by (mistake 6.1)?",
+                 "Keep the reduced axis (keepdims=True) so that each row's mean and std broadcast against "
+                 "a 2-D batch; NumPy's np.std defaults to ddof=0.",
+                 "A group whose rewards are all equal must get exactly 0, neither NaN nor rounding noise: "
+                 "section 6.2 shows an exact test you can run before dividing."))
 def _check_group_advantages(answer):
     for what, rewards in _ADV_CASES:
         got = as_array(_quiet_call(answer, rewards.copy()), what, rewards.shape)
@@ -78,8 +81,10 @@ _RHO = np.linspace(0.0, 2.0, 41)
 
 
 @exercise("04.2", title="PPO's clipped surrogate",
-          hints=("elementwise (np.minimum, np.clip); the clip acts on the ratio, never on the advantage, "
-                "and the surrogate is never above rho * A"))
+          hints=("Section 1 writes the surrogate in two ways. The min form works on whole arrays if every "
+                 "operation in it is elementwise (Python's min is not).",
+                 "The clip acts on the ratio, never on the advantage, and the result is never above rho * A. "
+                 "Work out rho = 1.5, A = -1, eps = 0.2 by hand and compare."))
 def _check_clipped_surrogate(answer):
     for A in (1.5, -0.7):
         for eps in (0.2, 0.1):
@@ -113,7 +118,11 @@ def _kl_case(seed: int):
 
 @exercise("04.3", title="GRPO's per-token KL penalty",
           hints=("DeepSeekMath eq. 4, per token, from log-probabilities: which policy is on top of the "
-                "ratio, which one below, and which one appears nowhere?"))
+                 "ratio, which one below, and which one appears nowhere?",
+                 "Section 3 writes k3 = u - log u - 1 with u = pi_ref / pi_theta. With log-probabilities, "
+                 "log u is a difference, so u never has to come from a ratio of tiny probabilities.",
+                 "Section 6.3: a penalty built from pi_old and pi_ref only does not move when the current "
+                 "policy moves, so its gradient is 0 and beta does nothing."))
 def _check_kl_penalty(answer):
     logp, old, ref = _kl_case(4)
     what = "3 x 5 tokens with different current, old and reference log-probabilities"
@@ -128,7 +137,7 @@ def _check_kl_penalty(answer):
                     "reference on top, so that its mean estimates KL(pi_theta || pi_ref) on samples "
                     "from pi_theta")
     if np.any(got < -1e-12):
-        raise Wrong(f"{what}: some values are negative; r - log r - 1 >= 0 for every r > 0")
+        raise Wrong(f"{what}: some values are negative; u - log u - 1 >= 0 for every u > 0")
     close(got, kl_k3(logp, ref), what)
     same = as_array(_quiet_call(answer, ref.copy(), old.copy(), ref.copy()),
                   "current policy equal to the reference", ref.shape)
@@ -158,9 +167,12 @@ def _objective_cases():
 
 
 @exercise("04.4", title="the GRPO objective (DeepSeekMath eq. 3)",
-          hints="per token: min(rho A_i, clip(rho, 1-eps, 1+eps) A_i) - beta * k3 with rho = "
-               "exp(logp - old_logp); average each output's real tokens (mask; 1/|o_i|), then "
-               "average the G outputs (1/G); padding never counts")
+          hints=("Build eq. 3 from the inside out: a term per token (your 04.2 and 04.3 help), then an "
+                 "average per output, then one over the G outputs.",
+                 "Per token, PPO's ratio is exp(logp - old_logp), and each output's single advantage "
+                 "applies to all its tokens (broadcast it along the token axis).",
+                 "Average only where the mask is True: each output by its own length |o_i| (the mask's row "
+                 "sum), then the plain mean over the outputs; padded positions never count."))
 def _check_grpo_objective(answer):
     for what, (logp, old, ref, adv, mask, eps, beta) in _objective_cases():
         got = _quiet_call(answer, logp.copy(), old.copy(), ref.copy(), adv.copy(), mask.copy(), eps, beta)

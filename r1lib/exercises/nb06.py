@@ -20,7 +20,7 @@ import numpy as np
 from ..labs import r1_recipe
 from ..metrics import pass_at_k
 from ..softmax import softmax
-from .registry import Wrong, call, close, exercise
+from .registry import Wrong, call, close, exercise, plain
 
 
 def _quiet_call(fn, *args):
@@ -85,10 +85,12 @@ _REWARD_CASES: list = []
 
 
 @exercise("06.1", title="R1-Zero's rule-based reward",
-          hints="format: the whole text is <think>, one or more tokens that are digits or [a]/[b]/[c], "
-               "</think><answer>, one digit, </answer> (a regular expression anchored with ^ and $); "
-               "accuracy: the text ends with <answer>d</answer> and d is the gold digit -- only the final "
-               "answer counts, a digit inside <think> does not")
+          hints=("Two separate checks, each worth 0 or 1: does the whole text follow the template of "
+                 "section 1, and is its final answer the gold digit?",
+                 "Format: one regular expression anchored with ^ and $ must match the whole text; inside "
+                 "<think> it allows one or more tokens, each a digit or a strategy.",
+                 "Accuracy: only the digit inside <answer>...</answer> at the very end of the text counts; "
+                 "a gold digit inside <think> earns nothing (the loophole of the reward-hacking section)."))
 def _check_reward(answer):
     if not _REWARD_CASES:
         _REWARD_CASES.extend(_reward_cases())
@@ -97,10 +99,10 @@ def _check_reward(answer):
         got = _number(_quiet_call(answer, text, gold), what)
         if got not in (0.0, 1.0, 2.0):
             raise Wrong(f"{what}: the reward is accuracy (0 or 1) + format (0 or 1), so it is 0, 1 or 2; "
-                        f"got {got!r}")
+                        f"got {plain(got)}")
         if acc == 0 and gold is not None and str(gold) in text and got > acc + fmt:
             raise Wrong(f"{what}: the reward is too large -- the gold digit appears in the text, but "
-                        "only the final <answer> counts (this is the loophole of section 5)")
+                        "only the final <answer> counts (this is the loophole of the reward-hacking section)")
         close(got, acc + fmt, what)
     return f"{len(_REWARD_CASES)} outputs (hand-written traps and samples of two policies)"
 
@@ -141,9 +143,12 @@ def _crossover_cases():
 
 
 @exercise("06.2", title="where the base catches up (pass@k crossover)",
-          hints="for every k from 1 to n, average the unbiased per-problem pass@k (r1lib.pass_at_k(n, c, k)) "
-               "over the problems, for both models; return the first k (a k, not an index) at which the "
-               "base's mean is >= the RL model's, or 0 if there is none (0 is not a valid k)")
+          hints=("Compare the two models' mean pass@k over the problems for k = 1, 2, ..., n (section 5); "
+                 "r1lib.pass_at_k(n, c, k) is allowed and takes arrays.",
+                 "pass@k is computed per problem, then averaged over the problems: never pool the counts "
+                 "of all problems into one.",
+                 "Return a k (counting from 1, not an array index), the first at which the base is at least "
+                 "as good (a tie counts); 0 if there is none, since 0 is not a valid k."))
 def _check_crossover(answer):
     for what, n, c_base, c_rl in _crossover_cases():
         got = _quiet_call(answer, n, c_base.copy(), c_rl.copy())
@@ -182,8 +187,11 @@ def _pooled_crossover(n: int, c_base: np.ndarray, c_rl: np.ndarray):
 # ---------------------------------------------------------------------------------------------
 
 @exercise("06.3", title="the SFT gradient of distillation on teacher samples",
-          hints=("for one sample y, d log softmax(z)[y] / dz is a one-hot vector minus something that does "
-                "not depend on y; then average over the samples. It is a gradient to ascend."))
+          hints=("Start from one sample y: what is d log softmax(z)[y] / dz? (notebook 01, section 4.4)",
+                 "For one sample it is a one-hot vector for y minus a part that does not depend on y; "
+                 "averaging over the samples turns the one-hot vectors into their empirical distribution.",
+                 "It is the gradient of the log-likelihood, which SFT ascends (not of the loss): mind the "
+                 "sign, and take the mean over the samples, not the sum."))
 def _check_sft_grad(answer):
     gen = np.random.default_rng(63)
     cases = [
