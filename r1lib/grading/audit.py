@@ -141,8 +141,8 @@ def format_disagreements(d: Disagreements, report: Report) -> str:
     indices = sample_indices(d.samples.problem_ids)
     for i in d.indices[:CASES_SHOWN]:
         g, o = d.main[i], d.other[i]
-        rows.append(f"    {d.samples.name}:{d.samples.lines[i]} problem {preview(d.samples.problem_ids[i], 30)} "
-                    f"sample {indices[i]}: {d.main_name} {'right' if g.correct else 'wrong'} "
+        rows.append(f"    {d.samples.name}:{d.samples.lines[i]} problem "
+                    f"{preview(d.samples.problem_ids[i], 30)} sample {indices[i]}: {d.main_name} {'right' if g.correct else 'wrong'} "
                     f"({_shown(g.answer)}), {d.other_name} {'right' if o.correct else 'wrong'} "
                     f"({_shown(o.answer)})")
     if len(d.indices) > CASES_SHOWN:

@@ -424,7 +424,8 @@ class GradingPool:
         pool's cache are not graded again. ``on_total`` is called once, before grading, with the
         number of pairs left to grade; ``progress`` as they are graded."""
         if len(texts) != len(golds):
-            raise ValueError(f"texts and golds must have the same length, got {len(texts)} and {len(golds)}")
+            raise ValueError(f"texts and golds must have the same length, got {len(texts)} "
+                             f"and {len(golds)}")
         for i, t in enumerate(texts):
             if type(t) is not str and not isinstance(t, str):
                 raise TypeError(f"texts[{i}] must be a str, got {describe(t)}")
@@ -509,7 +510,9 @@ def grade(text: str, gold: Any, *, grader: str = "auto",
     chosen = resolve_grader(grader)
     limit = _check_time_limit(time_limit)
     if chosen == "builtin":
-        correct, answer = builtin_grade(text, gold if isinstance(gold, (str, numbers.Rational)) else gold_str)
+        # a str, int or Fraction as given (builtin_grade reads them); a float as its decimal
+        correct, answer = builtin_grade(text, gold if isinstance(gold, (str, numbers.Rational))
+                                        else gold_str)
         return Grade(correct, answer)
     with _shared_lock:
         (status, correct, answer), = _shared_pool(chosen).run([(text, gold_str)], limit, 1)

@@ -71,7 +71,8 @@ class Samples:
 def type_name(value: Any) -> str:
     """How a message names the JSON type of ``value``."""
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+            int: "an integer", float: "a number",
+            type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def preview(value: Any, limit: int = 40) -> str:
@@ -149,7 +150,8 @@ def read_samples(path: str, *, problem_field: str = "problem_id", output_field: 
     for j, number in enumerate(numbers):
         try:
             obj = records[j] if records is not None else _parse_line(lines[number - 1], name, number)
-            pid, outputs, gold = _check_record(obj, name, number, problem_field, output_field, gold_field)
+            pid, outputs, gold = _check_record(obj, name, number, problem_field, output_field,
+                                               gold_field)
             seen = gold_of.setdefault(pid, (gold, number))
             if seen[0] != gold:
                 raise BadInput(f"{name}:{number}: field '{gold_field}': problem "

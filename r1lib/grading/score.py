@@ -93,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="maj@k credit when the gold ties for the most votes: split (1/m for an "
                         "m-way tie, default), wrong (0), first (the tied answer sampled first wins)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    p.add_argument("--plot", metavar="FILE.png", help="save pass@k and maj@k against k with 95%% error bars")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="save pass@k and maj@k against k with 95%% error bars")
     p.add_argument("--per-sample", metavar="OUT.jsonl",
                    help="write every sample's verdict, one JSON object per line (.gz: compressed)")
     p.add_argument("--skip-bad", action="store_true", help="skip bad lines and count them")
@@ -212,7 +213,8 @@ def _grade(pool: GradingPool, runs: list, args: argparse.Namespace, desc: str) -
             bar.refresh()
 
     try:
-        grades = pool.grade_many(texts, golds, progress=bar.update if bar is not None else None, on_total=total)
+        grades = pool.grade_many(texts, golds, on_total=total,
+                                 progress=bar.update if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()
