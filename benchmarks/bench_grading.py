@@ -90,7 +90,7 @@ def rate(grader: str, outputs: list, golds: list) -> tuple[float, float, int, in
     start = time.perf_counter()
     grades = grading.grade_many(outputs, golds, grader=grader)
     seconds = time.perf_counter() - start
-    distinct = len(set(zip(map(grading._final_text, outputs), golds)))
+    distinct = len(set(zip(map(grading.final_text, outputs), golds)))
     return len(outputs) / seconds, seconds, sum(g.status == "timeout" for g in grades), distinct
 
 

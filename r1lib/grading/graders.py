@@ -361,8 +361,6 @@ def final_text(text: str) -> str:
     return _OPEN if _OPEN in text else text     # never closed: the same verdict, in 7 characters
 
 
-_final_text = final_text  # the name the benchmark and older tests use
-
 
 def default_workers() -> int:
     """One worker per usable core (``os.sched_getaffinity`` where it exists)."""
