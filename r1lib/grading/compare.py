@@ -11,8 +11,9 @@ with :math:`s_i` the problem's own score from all its samples (:math:`c_i/n_i`, 
 pass@k, the exact maj@k) and :func:`r1lib.paired_difference` the one implementation. This is the
 clustered standard error with one cluster per problem, applied to the differences: the problems'
 difficulty cancels in :math:`d_i`, so the interval is usually much narrower than one that
-ignores the pairing (:math:`\sqrt{\mathrm{SE}_A^2 + \mathrm{SE}_B^2}`, Miller 2024,
-arXiv:2411.00640, section 4). k runs over 1, 2, 4, ... up to the smallest number of samples of
+ignores the pairing (:math:`\sqrt{\mathrm{SE}_A^2 + \mathrm{SE}_B^2}`); Miller 2024, "Adding
+Error Bars to Evals" (arXiv:2411.00640), recommends these paired differences for two models on
+the same questions. k runs over 1, 2, 4, ... up to the smallest number of samples of
 any compared problem in either run.
 
 Problems found in only one run are counted and named, never silently dropped; a problem whose
