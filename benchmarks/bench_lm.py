@@ -13,7 +13,7 @@ Rows, all measured in one run:
 
     .venv/bin/python benchmarks/bench_lm.py            # this benchmark alone
     .venv/bin/python benchmarks/bench_lm.py --quick    # fewer rounds
-    .venv/bin/python benchmarks/run.py --only lm       # the same, inside the suite (once registered there)
+    .venv/bin/python benchmarks/run.py --only lm       # the same, inside the suite (once run.py lists it)
 """
 from __future__ import annotations
 
@@ -209,14 +209,18 @@ def time_step_pairs(torch, ours: Callable, theirs: Callable, gemm: Callable,
 
 
 def _interleaved(contenders: dict[str, Callable], rounds: int) -> dict[str, float]:
+    """Median wall time of each contender (round-robin), plus ``<name> cpu``: the median CPU time
+    of the calling thread, which on a shared machine is the steadier measure of work when the
+    contender runs on one thread (time spent waiting for a core is not counted)."""
     for fn in contenders.values():
         fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+    times: dict[str, list[float]] = {}
     for _ in range(rounds):
         for name, fn in contenders.items():
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.thread_time()
             fn()
-            times[name].append(time.perf_counter() - start)
+            times.setdefault(name + " cpu", []).append(time.thread_time() - cpu)
+            times.setdefault(name, []).append(time.perf_counter() - wall)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -250,9 +254,11 @@ def bench_lm(rounds: int, interleaved: Callable, row: Callable, torch_vs_r1lib: 
             note = f"{n_r} thread(s)"
             row(op + f", r1lib on {n_r} BLAS thread(s)", r, f"torch CPU, same model + AdamW ({n_t} thread(s))",
                 t, r / t, "<= 1.5x torch", r / t <= 1.5,
-                note="r1lib / torch with both on n threads: " + ", ".join(
+                note="r1lib / torch with both on n threads, wall time: " + ", ".join(
                     f"n={n}: {m['r1lib'] / m['torch']:.3g}x ({m['r1lib'] * 1e3:.0f} / {m['torch'] * 1e3:.0f} ms)"
-                    for n, m in groups.items()))
+                    for n, m in groups.items())
+                    + (f"; CPU time of the one thread at n=1: {groups[1]['r1lib cpu'] / groups[1]['torch cpu']:.3g}x "
+                       f"({groups[1]['r1lib cpu'] * 1e3:.0f} / {groups[1]['torch cpu'] * 1e3:.0f} ms)" if 1 in groups else ""))
             agreement(torch, cfg, row, op)
         flops, rate = step_flops(cfg, BATCH, SEQ), gemm_flops / g
         row(op + ", MFU", flops / r / rate, f"{flops / 1e9:.1f} GFLOP per step at {flops / r / 1e9:.0f} GFLOP/s",
@@ -273,7 +279,7 @@ def agreement(torch, cfg: lm.Config, row: Callable, op: str) -> None:
     loss.backward()
     tg = torch_grads_by_name(net)
     err = max(float(np.abs(grads[k] - tg[k]).max() / np.abs(tg[k]).max()) for k in grads)
-    loss_err = abs(-float(logp.mean()) - float(loss)) / float(loss)
+    loss_err = abs(-float(logp.mean()) - loss.item()) / loss.item()
     row(op + " agreement", err, f"max relative gradient difference to torch (loss: {loss_err:.1e})", None, None,
         "(info) float32 rounding", None, unit="")
 
@@ -281,31 +287,41 @@ def agreement(torch, cfg: lm.Config, row: Callable, op: str) -> None:
 def bench_sampling(cfg: lm.Config, label: str, rounds: int, row: Callable) -> None:
     """New tokens per second: 16 prompts x 8 samples, 48 new tokens each (a random model rarely
     stops early), with the key/value cache and with full recomputation at every step, interleaved
-    (the recomputation is slow, so a third of the rounds, at least 3)."""
+    (the recomputation is slow, so a third of the rounds, at least 3), at NumPy's default BLAS
+    threads and at 1 (the cached steps' matrix products are small: (128, d) @ (d, 3d))."""
+    from contextlib import nullcontext
+
     model = lm.Transformer.init(cfg, np.random.default_rng(0))
     prompts = [lm.encode(f"{a}+{b}=") for a, b in zip(range(100, 116), range(900, 884, -1))]
-    times: dict[bool, list[float]] = {True: [], False: []}
+    controller, counts = blas_threads()
+    rates: dict[int, tuple[float, float]] = {}
     tokens = 0
-    for i in range(max(3, rounds // 3)):
-        for use_cache in (True, False):
-            start = time.perf_counter()
-            s = lm.sample(model, prompts, n=SAMPLE_N, max_new_tokens=SAMPLE_NEW, rng=np.random.default_rng(i),
-                          use_cache=use_cache)
-            times[use_cache].append(time.perf_counter() - start)
-            tokens = int(s.lengths.sum())
-    cached, full = (tokens / statistics.median(times[c]) for c in (True, False))
-    row(f"lm sampling {label}, {SAMPLE_PROMPTS * SAMPLE_N} rows x {SAMPLE_NEW} new tokens, KV cache", cached,
-        "full recomputation per step", full, cached / full, "(info: speed-up)", None, unit=" tok/s",
-        note=f"{tokens} new tokens per call; NumPy's default BLAS threads")
+    for n in counts or [0]:
+        times: dict[bool, list[float]] = {True: [], False: []}
+        with controller.limit(limits=n, user_api="blas") if controller else nullcontext():
+            for i in range(max(3, rounds // 3)):
+                for use_cache in (True, False):
+                    start = time.perf_counter()
+                    s = lm.sample(model, prompts, n=SAMPLE_N, max_new_tokens=SAMPLE_NEW,
+                                  rng=np.random.default_rng(i), use_cache=use_cache)
+                    times[use_cache].append(time.perf_counter() - start)
+                    tokens = int(s.lengths.sum())
+        rates[n] = (tokens / statistics.median(times[True]), tokens / statistics.median(times[False]))
+    n_best, (cached, full) = max(rates.items(), key=lambda kv: kv[1][0])
+    threads = f"{n_best} BLAS thread(s)" if n_best else "NumPy's default BLAS threads"
+    row(f"lm sampling {label}, {SAMPLE_PROMPTS * SAMPLE_N} rows x {SAMPLE_NEW} new tokens, KV cache, {threads}",
+        cached, "full recomputation per step", full, cached / full, "(info: speed-up)", None, unit=" tok/s",
+        note=f"{tokens} new tokens per call; tok/s (cached, recomputed) by BLAS threads: "
+             + ", ".join(f"{k}: {a:.0f}, {b:.0f}" for k, (a, b) in rates.items()))
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import run  # the suite's machinery: interleaving, rows, the table
+    import timing  # the suite's machinery: interleaving, rows, the table
 
     rounds = 5 if argv and "--quick" in argv else 11
-    bench_lm(rounds, run.interleaved, run.row)
-    run.print_table()
+    bench_lm(rounds, timing.interleaved, timing.row)
+    timing.print_table()
     return 0
 
 
