@@ -5,7 +5,8 @@ problems, with the clustered standard error (one cluster per problem, :func:`r1l
 Miller 2024, arXiv:2411.00640) and the normal 95% interval, mean :math:`\pm 1.96\,\mathrm{SE}`:
 
 - pass@1 = :math:`\frac1P\sum_i c_i/n_i` (:func:`r1lib.pass_at_1`). Estimated from ``n`` samples per
-  problem it is what papers call avg@n (DeepSeek-R1 reports pass@1 as the mean of 64 samples);
+  problem it is what papers call avg@n (DeepSeek-R1's pass@1 is the mean over 4 to 64 samples a
+  question, DAPO's avg@32 the mean over 32);
 - pass@k = :math:`\frac1P\sum_i 1 - \binom{n_i-c_i}{k}/\binom{n_i}{k}` (Chen et al. 2021,
   arXiv:2107.03374; :func:`r1lib.pass_at_k`) with each problem's own :math:`n_i`;
 - maj@k (cons@k in DeepSeek-R1's tables: cons@64) = the mean over problems of the exact average

@@ -58,7 +58,7 @@ GRADER_CHOICES = GRADERS + ("both",)
 _EPILOG = """\
 metrics (each per problem, then averaged over problems; SE = sd over problems / sqrt(#problems)):
   pass@1   mean of c/n: the fraction of a problem's n samples that are correct. Papers that
-           average n samples per problem call it avg@n (DeepSeek-R1: pass@1 over 64 samples).
+           average n samples per problem call it avg@n (DeepSeek-R1: n = 4 to 64; DAPO: avg@32).
   pass@k   1 - C(n-c, k) / C(n, k): the chance that k of the n samples hold a correct one.
   maj@k    the chance that the majority answer of k of the n samples is correct, averaged
            exactly over all size-k subsets; papers also say cons@k (DeepSeek-R1: cons@64).
