@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 import numpy as np
 
