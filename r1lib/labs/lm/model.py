@@ -21,7 +21,7 @@ logits. One SFT step (cross-entropy on the next token), with :mod:`r1lib.labs.lm
     rng = np.random.default_rng(0)
     model = lm.Transformer.init(lm.Config(context=32, d_model=32, n_layers=2, n_heads=2, d_mlp=64), rng)
     opt = lm.AdamW(model.params, lr=3e-3, decay=model.decay_names)
-    ids = lm.encode("12+7=19<eos>")[None, :]          # a batch of one row, (1, 12)
+    ids = lm.encode("12+7=19<eos>")[None, :]          # a batch of one row, (1, 8)
     inputs, targets = ids[:, :-1], ids[:, 1:]          # predict every next token
     logp, cache = model.token_log_probs(inputs, targets)
     loss = -logp.mean()                                # cross-entropy, nats per token
