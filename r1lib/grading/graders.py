@@ -22,7 +22,10 @@ the timer lives in the worker, this works from any thread and in a Jupyter kerne
 math-verify's own ``signal.alarm`` timeouts do not (they need the main thread).
 
 Speed (:func:`grade_many`): equal ``(output, gold)`` pairs are graded once; the distinct pairs are
-spread over worker processes, one per core by default.
+spread over worker processes, one per core by default. :class:`GradingPool` keeps the workers and
+the cache across calls (``r1-score A --compare B`` grades both files through one), reads every
+gold before any output (:meth:`GradingPool.unreadable_golds`) and runs other pure work, such as
+maj@k, in the same processes (:meth:`GradingPool.map`).
 
 The worker processes talk over pipes and time themselves with ``signal.setitimer``: POSIX only
 (Linux, macOS); on Windows use ``grader="builtin"``.
