@@ -214,6 +214,12 @@ def sample(model: Transformer, prompt_ids: Sequence[Any], *, n: int = 1, tempera
     -------
     Samples
         See :class:`Samples`; ``logp`` are the policy's log-probs at temperature 1.
+
+    Notes
+    -----
+    The cached steps multiply small matrices ((rows, d) @ (d, 3d)). On a machine whose cores are
+    busy, OpenBLAS' worker threads make these many times slower (17x measured on a loaded 2-core
+    machine, see benchmarks/README.md): set ``OPENBLAS_NUM_THREADS=1`` before NumPy is imported.
     """
     model = _check_model(model)
     prompts = _check_ids(prompt_ids, "prompt_ids", model, allow_empty=False)
