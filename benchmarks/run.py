@@ -32,6 +32,7 @@ import r1lib  # noqa: E402
 from r1lib import kernels  # noqa: E402
 from bench_grading import bench_grading  # noqa: E402  (issue 12: graders and r1-score)
 from bench_grpo_loss import bench_grpo_loss  # noqa: E402  (issue 13)
+from bench_lm import bench_lm  # noqa: E402  (issue 19: the tiny transformer)
 from timing import (ROWS, env_var, environment, interleaved, optional_scipy_special, optional_torch,  # noqa: E402
                     peak_extra_bytes, print_table, row, torch_vs_r1lib)
 
@@ -327,7 +328,8 @@ def bench_notebooks(repeats: int) -> None:
 
 BENCHES = {"distill": bench_distillation, "passk": bench_pass_at_k, "k3": bench_k3, "majk": bench_maj_at_k,
            "grpo_loss": lambda rounds: bench_grpo_loss(rounds, interleaved, row, torch_vs_r1lib),
-           "grading": lambda rounds: bench_grading(rounds, row)}
+           "grading": lambda rounds: bench_grading(rounds, row),
+           "lm": lambda rounds: bench_lm(rounds, interleaved, row)}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
