@@ -417,12 +417,9 @@ def pass_at_k_figure(counts: Mapping, n: int, pair: Optional[tuple[str, str]] = 
         ax_s = axes[1]
         ax_s.plot([0, 1], [0, 1], color=BLACK, lw=0.8, ls="--")
         ax_s.scatter(xa + jitter[:, 0], xb + jitter[:, 1], s=12, color=BLUE, alpha=0.5)
-        ax_s.text(0.03, 0.93, f"{int(np.sum(xb > xa))} problems better under {b}", color=BLUE, fontsize=9,
-                  transform=ax_s.transAxes)
-        ax_s.text(0.97, 0.05, f"{int(np.sum(xa > xb))} better under {a}", color=GREY, fontsize=9,
-                  transform=ax_s.transAxes, ha="right")
         ax_s.set(xlabel=f"{a}: success rate c/{n} of a problem", ylabel=f"{b}: success rate c/{n}",
-                 xlim=(-0.04, 1.04), ylim=(-0.04, 1.04), title="every problem")
+                 xlim=(-0.04, 1.04), ylim=(-0.04, 1.04),
+                 title=f"every problem: {int(np.sum(xb > xa))} better under {b}, {int(np.sum(xa > xb))} under {a}")
     return fig
 
 
