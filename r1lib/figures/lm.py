@@ -100,6 +100,12 @@ def moving_average(y: Sequence[float], window: int = 10) -> np.ndarray:
     return (c[i] - c[lo]) / (i - lo)
 
 
+def _tokens_for(p: np.ndarray, mass: float) -> str:
+    """How many of the most likely tokens it takes to hold ``mass`` of the probability, in words."""
+    k = int(np.sum(np.cumsum(np.sort(p)[::-1]) < mass)) + 1
+    return f"{mass:.0%} of the mass on the top {'token' if k == 1 else f'{k} tokens'}"
+
+
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -192,7 +198,7 @@ class TemperatureView:
         status = (f"after <code>{_escape(_short(context, 60))}</code> the output wrote "
                   f"<code>{_escape(lm.VOCAB[wrote])}</code> (p = {p1[wrote]:.3f} at T = 1, {p[wrote]:.3f} "
                   f"at T = {temperature:.2f}, rank {rank + 1}); entropy {H:.2f} nats, "
-                  f"{int(np.sum(np.cumsum(np.sort(p)[::-1]) < 0.9)) + 1} tokens hold 90 % of the mass")
+                  f"{_tokens_for(p, 0.9)}")
         if j < int(position):
             status += f" (this output has only {len(z)} tokens: showing its last)"
         return self.fig, status
