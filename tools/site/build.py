@@ -1,20 +1,34 @@
-"""Build the reading copy: every notebook executed and rendered to static HTML in ``site/``.
+"""Build the reading copy: every notebook executed and rendered to static HTML in ``site/``, with
+every panel's figures recorded so that its controls redraw without a kernel.
 
-    python tools/site/build.py [--out site] [--timeout 120] [--jobs 2] [--only 02]
+    python tools/site/build.py [--out site] [--timeout 120] [--jobs 2] [--only 02] [--no-cache]
 
 What it does, in order:
 
 1. installs the front-end files the pages need from the npm registry (``tools/site/package.json``:
    require.js, the ipywidgets HTML renderer, MathJax 2) into ``build/site-assets/`` and copies only
-   the files the pages load into ``site/assets/`` -- nothing is fetched from a CDN when a page is
-   read, so the site works offline;
-2. executes every notebook and every solutions notebook with nbclient, a per-cell time limit and
-   one retry (a stalled cell fails fast and is named), storing the ipywidgets state so that each
-   panel's initial figure and controls render without a kernel;
-3. renders each to HTML with nbconvert's lab template, pointing require.js, MathJax and the widget
-   renderer at the local copies, and adds a navigation bar (index, previous, next, Colab, Binder)
-   and, under each graded exercise, a link to its solution;
-4. writes ``site/index.html``: the notebook table and each notebook's learning goals.
+   the files the pages load into ``site/assets/`` (with the panel script ``static/panels.js``) --
+   nothing is fetched from a CDN when a page is read, so the site works offline;
+2. executes every notebook and every solutions notebook with nbclient (``tools/nbexec.py``), a
+   per-cell time limit and one retry (a stalled cell fails fast and is named), ``--jobs`` at once.
+   A hidden cell before the first one makes every matplotlib figure describe itself
+   (:func:`r1lib.figures.describe.describe_figure`: the image's alt text) and keep its series for
+   the colour-blind check. Hidden cells after the last one record each displayed panel
+   (:func:`r1lib.figures.panels.record_frames`): every position of a control with at most 64
+   (else 64 evenly spaced), and the full grid of several controls when it holds at most 256
+   frames, else each control swept with the others at their starting values; frames are
+   lossless WebP named by their hash (identical frames share a file), with a JSON index per
+   panel. The result is cached in ``build/site-cache/`` under a hash of the notebook, every file
+   of r1lib, this recorder and the package versions: an unchanged notebook is not run again;
+3. renders each page with nbconvert's lab template: each panel becomes plain HTML (native
+   sliders, selects, radio buttons; its status line and first figure) that ``panels.js`` drives
+   from the recorded frames, so the page needs neither a kernel nor the 3.6 MB ipywidgets
+   renderer (kept only on a page with a widget that is not a panel); every image gets its alt
+   text; links to notebooks become links to their pages; plus a navigation bar (index,
+   previous, next, Colab, Binder) and, under each graded exercise, a link to its solution;
+4. writes ``site/index.html`` (the notebooks, their learning goals, the worked solutions),
+   ``site/site.json`` (pages, panels, frame counts, sizes, timings) and ``site/figures.json``
+   (every figure's alt text and series, for the tests).
 
 Serve it with ``python -m http.server --bind 127.0.0.1 --directory site 8000``.
 """
@@ -23,9 +37,11 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import copy
+import hashlib
 import html
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -38,8 +54,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tools/: nbexec
 NOTEBOOKS = ROOT / "notebooks"
 ASSET_CACHE = ROOT / "build" / "site-assets"
+RUN_CACHE = ROOT / "build" / "site-cache"
 MATHJAX_CONFIG = "TeX-AMS_CHTML-full"  # our own pages: no need for the Safe extension
 CHECK_CALL = re.compile(r"""exercises\.check\(\s*["'](\d\d\.\d+)["']""")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+# What the recorder keeps (the issue's rules) and how long a panel may take to record.
+POSITIONS_PER_CONTROL = 64
+FULL_GRID_FRAMES = 256
+IMAGE_FORMAT = "webp"
+RECORD_TIMEOUT = 900
 
 
 class BuildError(RuntimeError):
@@ -57,6 +81,7 @@ ASSET_FILES = {
                 "jax/input/TeX/*.js", "jax/output/CommonHTML/**/*.js", "jax/element/**/*.js",
                 "localization/en/*.js", "fonts/HTML-CSS/TeX/woff/*.woff"],
 }
+STATIC = HERE / "static"  # our own page script, copied to site/assets/r1/
 
 
 def repository_url() -> str:
@@ -64,8 +89,8 @@ def repository_url() -> str:
     return re.search(r'^Repository\s*=\s*"([^"]+)"', text, re.M).group(1)
 
 
-def install_assets(out: Path) -> None:
-    """npm-install the pinned packages once (cached in build/), copy the loaded files to out/assets."""
+def fetch_assets() -> None:
+    """npm-install the pinned packages once, cached in build/site-assets (fails early without npm)."""
     npm = shutil.which("npm")
     if npm is None:
         raise BuildError("make site needs Node.js's npm (to fetch require.js, MathJax 2 and the "
@@ -82,10 +107,17 @@ def install_assets(out: Path) -> None:
                                "--loglevel=error"], cwd=ASSET_CACHE, capture_output=True, text=True)
         if done.returncode != 0:
             raise BuildError(f"npm install failed in {ASSET_CACHE}:\n{done.stderr.strip()}")
+
+
+def copy_assets(out: Path, widget_renderer: bool) -> None:
+    """Copy the files the pages load to out/assets: MathJax, the panel script, and require.js
+    with the ipywidgets renderer only when a page still embeds a widget that is not a panel."""
     target = out / "assets"
     if target.exists():
         shutil.rmtree(target)
     for package, patterns in ASSET_FILES.items():
+        if not widget_renderer and package in ("requirejs", "@jupyter-widgets/html-manager"):
+            continue
         base = ASSET_CACHE / "node_modules" / package
         short = package.split("/")[-1]
         for pattern in patterns:
@@ -96,31 +128,138 @@ def install_assets(out: Path) -> None:
                 dest = target / short / src.relative_to(base)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest)
+    shutil.copytree(STATIC, target / "r1")
 
 
 # ------------------------------------------------------------------------------ execution
 
-def execute(path: Path, timeout: int, retries: int = 1):
-    """Run a notebook top to bottom in its own folder; return it with outputs and widget state.
+# Hidden cell before the notebook: every figure the inline backend shows describes itself in its
+# text/plain (the page's alt text) and leaves its series for the colour-blind check.
+PRELUDE = r'''
+def _r1_site_prelude():
+    import sys, types
+    import matplotlib.figure
+    from IPython import get_ipython
+    from r1lib.figures.describe import describe_figure, figure_series
 
-    A cell that runs past ``timeout`` seconds is interrupted and the notebook run once more (a
-    kernel/client stall has been seen on small machines); a second failure names the cell.
+    site = types.ModuleType("_r1_site")
+    site.figures, site.panels = [], []
+    sys.modules["_r1_site"] = site
+
+    def plain(fig, p, cycle):
+        words = describe_figure(fig)
+        site.figures.append({"alt": words, "series": figure_series(fig)})
+        p.text(words)
+
+    ip = get_ipython()
+    formatter = ip.display_formatter.formatters["text/plain"]
+
+    def ensure(*_):
+        # `%matplotlib inline` drops every Figure formatter (IPython's select_figure_formats), and
+        # shows figures in a post_execute hook registered after this one: set ours back before.
+        if formatter.type_printers.get(matplotlib.figure.Figure) is not plain:
+            formatter.for_type(matplotlib.figure.Figure, plain)
+
+    ensure()
+    ip.events.register("pre_run_cell", ensure)
+    ip.events.register("post_execute", ensure)
+
+_r1_site_prelude()
+del _r1_site_prelude
+'''
+
+# Hidden cell after the notebook, once per displayed panel (found by its widget's model id).
+RECORD = r'''
+def _r1_site_record(model_id, root, limit, grid, fmt):
+    import re, sys
+    from pathlib import Path
+    from r1lib.figures.panels import panels, record_frames
+
+    found = [p for p in panels() if getattr(p.widget, "model_id", None) == model_id]
+    if not found:
+        raise LookupError(f"no live Panel has the widget {model_id} that the notebook displays")
+    panel = found[-1]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", panel.name) or "panel"
+    name, n = stem, 1
+    while (Path(root) / name).exists():
+        n += 1
+        name = f"{stem}-{n}"
+    index = record_frames(panel, Path(root) / name, limit=limit, grid_limit=grid, image_format=fmt)
+    series = index.pop("series")
+    sys.modules["_r1_site"].panels.append({"dir": name, **{k: v for k, v in index.items() if k != "frames"},
+                                           "frames": len(index["frames"]), "series": series,
+                                           "alts": sorted({f["alt"] for f in index["frames"].values()})[:3]})
+
+_r1_site_record(__MODEL__, __ROOT__, __LIMIT__, __GRID__, __FORMAT__)
+del _r1_site_record
+'''
+
+SUMMARY = r'''
+def _r1_site_summary(path):
+    import json, sys
+    site = sys.modules["_r1_site"]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"figures": site.figures, "panels": site.panels}, f, ensure_ascii=False)
+
+_r1_site_summary(__PATH__)
+del _r1_site_summary
+'''
+
+
+def displayed_widgets(nb) -> list[str]:
+    """Model ids of the widgets the notebook's outputs display, in page order (no repeats)."""
+    ids = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view and view.get("model_id") and view["model_id"] not in ids:
+                ids.append(view["model_id"])
+    return ids
+
+
+def panel_models(nb) -> set[str]:
+    """Model ids of the r1 Panels' boxes in the notebook's stored widget state."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return {mid for mid, m in state.get("state", {}).items()
+            if "r1-panel" in m.get("state", {}).get("_dom_classes", [])}
+
+
+def execute(path: Path, timeout: int, frames: Path, retries: int = 1):
+    """Run a notebook top to bottom in its own folder and record its panels' frames.
+
+    Returns the executed notebook (outputs, widget state), the summary written by the hidden
+    cells (figures and panels) and the seconds taken. A cell that runs past ``timeout`` seconds
+    is interrupted and the notebook run once more (a kernel/client stall has been seen on small
+    machines); a second failure names the cell.
     """
     import nbformat
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     from nbexec import ShortPollClient
 
+    summary = frames / "summary.json"
+
+    def epilogue(nb):
+        shown = set(panel_models(nb))
+        cells = [RECORD.replace("__MODEL__", repr(mid)).replace("__ROOT__", repr(str(frames)))
+                 .replace("__LIMIT__", str(POSITIONS_PER_CONTROL)).replace("__GRID__", str(FULL_GRID_FRAMES))
+                 .replace("__FORMAT__", repr(IMAGE_FORMAT))
+                 for mid in displayed_widgets(nb) if mid in shown]
+        return cells + [SUMMARY.replace("__PATH__", repr(str(summary)))]
+
     last: Exception | None = None
     for attempt in range(retries + 1):
+        if frames.exists():
+            shutil.rmtree(frames)
+        frames.mkdir(parents=True)
         nb = nbformat.read(path, as_version=4)
         client = ShortPollClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}},
-                                store_widget_state=True)
+                                 resources={"metadata": {"path": str(path.parent)}},
+                                 store_widget_state=True)
         started = time.perf_counter()
         try:
-            client.execute()
-            return nb, time.perf_counter() - started
+            client.execute_with([PRELUDE], epilogue, epilogue_timeout=max(timeout, RECORD_TIMEOUT))
+            return nb, json.loads(summary.read_text(encoding="utf-8")), time.perf_counter() - started
         except (CellTimeoutError, DeadKernelError) as exc:
             last = exc
             print(f"site: {path.name}: {type(exc).__name__} (attempt {attempt + 1}): "
@@ -130,12 +269,51 @@ def execute(path: Path, timeout: int, retries: int = 1):
     raise BuildError(f"{path.relative_to(ROOT)}: a cell exceeded {timeout} s twice: {last}")
 
 
+def cache_key(path: Path) -> str:
+    """What a notebook's executed copy and frames depend on: the notebook, every file of r1lib,
+    the executor and recorder, and the versions of the packages that draw and encode."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    h = hashlib.sha256()
+    h.update(path.read_bytes())
+    for f in sorted((ROOT / "r1lib").rglob("*")):
+        if f.is_file() and "__pycache__" not in f.parts:
+            h.update(str(f.relative_to(ROOT)).encode())
+            h.update(f.read_bytes())
+    h.update((HERE.parent / "nbexec.py").read_bytes())
+    h.update("\0".join([PRELUDE, RECORD, SUMMARY, str(POSITIONS_PER_CONTROL), str(FULL_GRID_FRAMES),
+                        IMAGE_FORMAT, sys.version]).encode())
+    for package in ("numpy", "matplotlib", "ipywidgets", "ipykernel", "pillow", "scikit-learn", "nbclient"):
+        try:
+            h.update(f"{package}={version(package)}".encode())
+        except PackageNotFoundError:
+            h.update(f"{package}=none".encode())
+    return h.hexdigest()[:24]
+
+
 def _execute_job(args):
-    path, timeout = args
+    """One notebook, in a worker process: from the cache when its inputs have not changed."""
+    path, timeout, use_cache = args
     import nbformat
 
-    nb, seconds = execute(Path(path), timeout)
-    return path, nbformat.writes(nb), seconds
+    path = Path(path)
+    key = cache_key(path)
+    slot = RUN_CACHE / path.stem
+    entry = slot / key
+    if use_cache and (entry / "done.json").exists():
+        meta = json.loads((entry / "done.json").read_text())
+        return str(path), str(entry), meta["seconds"], True
+    work = slot / f"{key}.partial-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    nb, summary, seconds = execute(path, timeout, work / "frames")
+    nbformat.write(nb, work / "executed.ipynb")
+    (work / "done.json").write_text(json.dumps({"seconds": round(seconds, 1), "source": str(path)}))
+    shutil.rmtree(entry, ignore_errors=True)
+    os.replace(work, entry)
+    for old in slot.iterdir():  # older runs of this notebook: their inputs changed
+        if old.name != key and not old.name.startswith(f"{key}.partial"):
+            shutil.rmtree(old, ignore_errors=True)
+    return str(path), str(entry), round(seconds, 1), False
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -222,6 +400,43 @@ def _start_of_block(cells) -> int:
     return i
 
 
+_MD_LINK = re.compile(r"(\]\()([^)\s]+)(\))")
+_HREF = re.compile(r"""(href=["'])([^"']+)(["'])""")
+
+
+def rewrite_links(text: str, source_dir: str, page_dir: str, site_pages: dict, repo: str) -> str:
+    """Relative links in Markdown/HTML written for the repository, made right for the site.
+
+    ``source_dir``: the folder of the text in the repository ("notebooks", "" for the README);
+    ``page_dir``: the folder of its page in the site ("", "solutions"); ``site_pages``: repository
+    path -> site path (notebooks -> their pages, notebook folders -> the index). A link to a
+    notebook goes to its page; a link to another file of the repository goes to GitHub.
+    """
+    def fix(target: str) -> str:
+        if re.match(r"^([a-z][a-z0-9+.-]*:|#|/)", target, re.I):
+            return target
+        path, _, frag = target.partition("#")
+        repo_path = posixpath.normpath(posixpath.join(source_dir, path)).rstrip("/")
+        if repo_path in site_pages:
+            site_path, _, own_frag = site_pages[repo_path].partition("#")
+            href = posixpath.relpath(site_path, page_dir or ".")
+            return href + ("#" + (frag or own_frag) if (frag or own_frag) else "")
+        if (ROOT / repo_path).exists():
+            kind = "tree" if (ROOT / repo_path).is_dir() else "blob"
+            return f"{repo.rstrip('/')}/{kind}/main/{repo_path}" + (f"#{frag}" if frag else "")
+        return target
+
+    text = _MD_LINK.sub(lambda m: m.group(1) + fix(m.group(2)) + m.group(3), text)
+    return _HREF.sub(lambda m: m.group(1) + fix(m.group(2)) + m.group(3), text)
+
+
+def nav_links(repo: str, source: str) -> dict:
+    owner_repo = repo.rstrip("/").split("github.com/")[-1]
+    path = f"notebooks/{source}"
+    return {"colab": f"https://colab.research.google.com/github/{owner_repo}/blob/main/{path}",
+            "binder": f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/{path}"}
+
+
 def nav_bar(pages: list[dict], index: int, depth: int, repo: str) -> str:
     up = "../" * depth
     page = pages[index]
@@ -241,12 +456,97 @@ def nav_bar(pages: list[dict], index: int, depth: int, repo: str) -> str:
         items.append(f'<a href="https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/notebooks">'
                      "Launch the series on Binder</a>")
         return '<nav class="r1-nav">' + " <span>&middot;</span> ".join(items) + "</nav>"
-    source = f"notebooks/{page['source']}"
-    items.append(f'<a href="https://colab.research.google.com/github/{owner_repo}/blob/main/{source}">Open in Colab</a>')
-    items.append(f'<a href="https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/{source}">Launch on Binder</a>')
+    links = nav_links(repo, page["source"])
+    items.append(f'<a href="{links["colab"]}">Open in Colab</a>')
+    items.append(f'<a href="{links["binder"]}">Launch on Binder</a>')
     return ('<nav class="r1-nav">' + " <span>&middot;</span> ".join(items) + "</nav>")
 
 
+# ------------------------------------------------------------------------------ panels as HTML
+
+def _esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _control_html(c: dict, cid: str) -> str:
+    label = c["label"] or c["key"]
+    key = re.sub(r"[^A-Za-z0-9_-]+", "_", c["key"])
+    head = (f'<div class="r1-control r1-control-{key}" data-kind="{c["kind"]}" '
+            f'data-label="{_esc(label)}">')
+    labels, start = c["labels"], c["start"]
+    if c["kind"] == "range":
+        sub = (f' title="{len(labels)} of its {c["total"]} positions were recorded"'
+               if c["total"] > len(labels) else "")
+        return (head + f'<label for="{cid}">{_esc(label)}</label>'
+                f'<input id="{cid}" type="range" min="0" max="{len(labels) - 1}" step="1" '
+                f'value="{start}" autocomplete="off" aria-valuetext="{_esc(labels[start])}"{sub} '
+                f"data-labels='{_esc(json.dumps(labels, ensure_ascii=False))}'>"
+                f'<output for="{cid}">{_esc(labels[start])}</output></div>')
+    if c["kind"] == "select":
+        options = "".join(f'<option value="{i}"{" selected" if i == start else ""}>{_esc(t)}</option>'
+                          for i, t in enumerate(labels))
+        return (head + f'<label for="{cid}">{_esc(label)}</label>'
+                f'<select id="{cid}" autocomplete="off">{options}</select></div>')
+    if c["kind"] == "toggle":
+        radios = "".join(f'<label><input type="radio" name="{cid}" value="{i}" autocomplete="off"'
+                         f'{" checked" if i == start else ""}><span>{_esc(t)}</span></label>'
+                         for i, t in enumerate(labels))
+        return (head + f'<span class="r1-label" id="{cid}-label">{_esc(label)}</span>'
+                f'<span class="r1-toggle" role="radiogroup" aria-labelledby="{cid}-label">{radios}</span></div>')
+    if c["kind"] == "checkbox":
+        return (head + f'<input id="{cid}" type="checkbox" autocomplete="off"{" checked" if start else ""}>'
+                f'<label for="{cid}">{_esc(label)}</label></div>')
+    value = labels[0]
+    if c["kind"] == "textarea":
+        box = f'<textarea id="{cid}" rows="3" autocomplete="off">{_esc(value)}</textarea>'
+    else:
+        box = f'<input id="{cid}" type="text" value="{_esc(value)}" autocomplete="off">'
+    return head + f'<label for="{cid}">{_esc(label)}</label>{box}</div>'
+
+
+def panel_html(index: dict, base: str, links: dict, uid: str) -> str:
+    """One panel as plain HTML: its controls at their starting positions, the starting status
+    line and figure; ``panels.js`` swaps the figure and status from ``base`` + index.json."""
+    frame = index["frames"][index["start"]]
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", index["name"])
+    controls = "".join(_control_html(c, f"{uid}-{i}") for i, c in enumerate(index["controls"]))
+    area = index.get("area_height") or "auto"
+    return (f'<div class="r1-panel r1-panel-{name}" data-r1-frames="{_esc(base)}" '
+            f'data-r1-colab="{_esc(links["colab"])}" data-r1-binder="{_esc(links["binder"])}">'
+            f'<div class="r1-controls">{controls}</div>'
+            f'<div class="r1-status" aria-live="polite">{frame["status"]}</div>'
+            f'<div class="r1-figure" style="height:{_esc(area)}">'
+            f'<img src="{_esc(base + frame["image"])}" alt="{_esc(frame["alt"])}" '
+            f'width="{index["width"]}" height="{index["height"]}"></div>'
+            f'<p class="r1-note" role="status" hidden></p></div>')
+
+
+def prepare_page(nb, panels: dict, frames_url: str, links: dict, prefix: str):
+    """The executed notebook as the page shows it: each displayed panel replaced by its HTML,
+    every image's alt text in its metadata, the widget state dropped when no widget is left."""
+    seen: dict = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            view = data.get(WIDGET_VIEW)
+            if view and view.get("model_id") in panels:
+                index = panels[view["model_id"]]
+                n = seen[index["dir"]] = seen.get(index["dir"], 0) + 1
+                uid = f"{prefix}-{index['dir']}" + (f"-{n}" if n > 1 else "")
+                out["data"] = {"text/html": panel_html(index, f"{frames_url}{index['dir']}/", links,
+                                                       re.sub(r"[^A-Za-z0-9_-]+", "_", uid))}
+                out["metadata"] = {}
+                continue
+            for mime in ("image/png", "image/jpeg", "image/svg+xml"):
+                if mime in data:
+                    meta = out.setdefault("metadata", {}).setdefault(mime, {})
+                    words = data.get("text/plain", "")
+                    words = "".join(words) if isinstance(words, list) else words
+                    if not meta.get("alt") and words and not words.startswith("<"):
+                        meta["alt"] = words
+    if not displayed_widgets(nb):
+        nb.metadata.pop("widgets", None)
+    return nb
 
 
 def render(nb, pages, index, repo, assets_up: str) -> str:
@@ -256,7 +556,7 @@ def render(nb, pages, index, repo, assets_up: str) -> str:
     exporter.require_js_url = f"{assets_up}assets/requirejs/require.js"
     exporter.widget_renderer_url = f"{assets_up}assets/html-manager/dist/embed-amd.js"
     exporter.mathjax_url = f"{assets_up}assets/mathjax/MathJax.js?config={MATHJAX_CONFIG}"
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(nb, resources={"r1_assets": f"{assets_up}assets/r1/"})
     depth = assets_up.count("../")
     bar = nav_bar(pages, index, depth, repo)
     body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + "\n" + bar, body, count=1)
@@ -267,12 +567,13 @@ def render(nb, pages, index, repo, assets_up: str) -> str:
     return body
 
 
-def index_notebook(pages, nbs, repo):
+def index_notebook(pages, nbs, repo, site_pages):
     import nbformat
 
     owner_repo = repo.rstrip("/").split("github.com/")[-1]
     intro = (ROOT / "README.md").read_text(encoding="utf-8").split("\n\n")
     lead = next((p for p in intro[1:] if p.strip() and not p.startswith(("[", "#", "!"))), "")
+    lead = rewrite_links(lead, "", "", site_pages, repo)
     rows = ["| notebook | read | run |", "| --- | --- | --- |"]
     for page in pages:
         if page.get("parent") is not None:
@@ -283,10 +584,12 @@ def index_notebook(pages, nbs, repo):
                     f" [Binder](https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/{source}) |")
     cells = [nbformat.v4.new_markdown_cell("# The math behind DeepSeek-R1, interactively\n\n" + lead),
              nbformat.v4.new_markdown_cell(
-                 "This is the reading copy: every notebook executed once, with its figures and each "
-                 "panel's first picture. The sliders move here, but redrawing needs a running "
-                 "kernel: open a notebook in Colab or Binder, or `make lab` in a clone, to play.\n\n"
-                 + "\n".join(rows))]
+                 "This is the reading copy: every notebook executed once, with all its figures. "
+                 "The panels' sliders, menus and buttons redraw their figures here without a "
+                 "kernel: each panel's figures were recorded when the site was built (every "
+                 "position of each control, and every combination where there are few). To try "
+                 "a combination that was not recorded, or to change the code, run the notebook: "
+                 "open it in Colab or Binder, or `make lab` in a clone.\n\n" + "\n".join(rows))]
     for page in pages:
         if page.get("parent") is None:
             goals = learning_goals(nbs[page["source"]])
@@ -294,6 +597,12 @@ def index_notebook(pages, nbs, repo):
                 f"## [{page['title']}]({page['href']})\n\n{goals}\n\n"
                 f"Worked solutions: [{page['number']} solutions](solutions/{page['number']}_solutions.html)"
                 if page.get("has_solutions") else f"## [{page['title']}]({page['href']})\n\n{goals}"))
+    solutions = [p for p in pages if p.get("parent") is not None]
+    if solutions:
+        cells.append(nbformat.v4.new_markdown_cell(
+            '<a id="solutions" class="r1-anchor"></a>\n\n## Worked solutions\n\n'
+            "Every graded exercise, solved and explained, one page per notebook:\n\n"
+            + "\n".join(f"- [{p['title']}]({p['href']})" for p in solutions)))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["title"] = "The math behind DeepSeek-R1, interactively"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -320,32 +629,71 @@ def collect(only: list[str] | None):
     return pages
 
 
-def build(out: Path, timeout: int = 120, jobs: int = 2, only: list[str] | None = None) -> dict:
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def build(out: Path, timeout: int = 120, jobs: int = 2, only: list[str] | None = None,
+          use_cache: bool = True) -> dict:
     import nbformat
 
     started = time.perf_counter()
+    load_before = _load()
     out.mkdir(parents=True, exist_ok=True)
-    install_assets(out)
+    fetch_assets()
+    for stale in ("frames", "solutions"):  # frames of an earlier build must not linger
+        shutil.rmtree(out / stale, ignore_errors=True)
     pages = collect(only)
     if not pages:
         raise BuildError("no notebooks/NN_*.ipynb to build")
-    executed, seconds = {}, {}
+    executed, seconds, cached = {}, {}, {}
+    # The long notebooks first, so two workers finish together.
+    order = sorted(pages, key=lambda p: (p.get("parent") is not None, -p["path"].stat().st_size))
+    errors = []
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(_execute_job, (str(p["path"]), timeout)) for p in pages]
+        futures = [pool.submit(_execute_job, (str(p["path"]), timeout, use_cache)) for p in order]
         for fut in concurrent.futures.as_completed(futures):
-            path, text, secs = fut.result()
-            executed[path] = nbformat.reads(text, as_version=4)
-            seconds[Path(path).name] = round(secs, 1)
-            print(f"site: executed {Path(path).relative_to(ROOT)} in {secs:.1f} s", flush=True)
-    nbs = {p["source"]: executed[str(p["path"])] for p in pages}
+            try:
+                path, entry, secs, hit = fut.result()
+            except BuildError as exc:  # run the others (and cache them), then report every failure
+                errors.append(str(exc))
+                print(f"site: FAILED {str(exc).splitlines()[0]}", flush=True)
+                continue
+            executed[path] = Path(entry)
+            seconds[Path(path).name] = secs
+            cached[Path(path).name] = hit
+            print(f"site: {'cached' if hit else 'executed'} {Path(path).relative_to(ROOT)}"
+                  f"{'' if hit else f' in {secs:.1f} s'}", flush=True)
+    if errors:
+        raise BuildError(f"{len(errors)} notebook(s) failed:\n\n" + "\n\n".join(errors))
+    nbs = {p["source"]: nbformat.read(executed[str(p["path"])] / "executed.ipynb", as_version=4)
+           for p in pages}
+    summaries = {p["source"]: json.loads((executed[str(p["path"])] / "frames" / "summary.json").read_text())
+                 for p in pages}
+    widget_renderer = False
     for page in pages:
         page["title"] = notebook_title(nbs[page["source"]])
         page["short"] = page["title"].split("·")[0].strip() if "·" in page["title"] else page["title"][:30]
         if page.get("parent") is not None:
             page["short"] = f"{page['number']} solutions"
     repo = repository_url()
+    site_pages = {f"notebooks/{p['source']}": p["href"] for p in pages}
+    site_pages.update({"notebooks": "index.html", "notebooks/solutions": "index.html#solutions"})
+    report_pages, figures = [], {}
     for i, page in enumerate(pages):
         nb = copy.deepcopy(nbs[page["source"]])
+        page_dir = posixpath.dirname(page["href"])
+        source_dir = posixpath.dirname(f"notebooks/{page['source']}")
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = rewrite_links(cell.source, source_dir, page_dir, site_pages, repo)
         if page.get("parent") is None:
             if page["has_solutions"]:
                 nb = add_solution_links(nb, page["number"])
@@ -353,19 +701,68 @@ def build(out: Path, timeout: int = 120, jobs: int = 2, only: list[str] | None =
         else:
             nb = add_solution_anchors(nb)
             up = "../"
+        stem = Path(page["source"]).stem
+        frames_src = executed[str(page["path"])] / "frames"
+        frames_dest = out / page_dir / "frames" / stem
+        summary = summaries[page["source"]]
+        panels = {}
+        for p in summary["panels"]:
+            idx = json.loads((frames_src / p["dir"] / "index.json").read_text(encoding="utf-8"))
+            panels[p["model_id"]] = {**idx, "dir": p["dir"]}
+        if panels:
+            shutil.copytree(frames_src, frames_dest, ignore=shutil.ignore_patterns("summary.json"))
+        nb = prepare_page(nb, panels, f"frames/{stem}/", nav_links(repo, page["source"]), stem[:2])
+        widget_renderer |= "widgets" in nb.metadata
         nb.metadata["title"] = page["title"]
         dest = out / page["href"]
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(render(nb, pages, i, repo, up), encoding="utf-8")
+        report_pages.append({
+            "href": page["href"], "source": page["source"], "title": page["title"],
+            "solutions": page.get("parent") is not None, "cached": cached[page["path"].name],
+            "execute_seconds": seconds[page["path"].name], "html_bytes": dest.stat().st_size,
+            "frames_bytes": _folder_bytes(frames_dest) if panels else 0,
+            "panels": [{"name": p["name"], "dir": p["dir"], "mode": p["mode"], "frames": p["frames"],
+                        "files": p["files"], "bytes": p["bytes"], "deterministic": p["deterministic"],
+                        "record_seconds": p["seconds"],
+                        "controls": [{"key": c["key"], "kind": c["kind"], "positions": c["total"],
+                                      "recorded": len(c["labels"])} for c in p["controls"]]}
+                       for p in summary["panels"]],
+            "widgets_left": "widgets" in nb.metadata})
+        figures[page["href"]] = {
+            "figures": summary["figures"],
+            "panels": [{"name": p["name"], "series": p["series"], "alts": p["alts"]} for p in summary["panels"]]}
+    copy_assets(out, widget_renderer)  # the 3.6 MB ipywidgets renderer only if a page needs it
     (out / "index.html").write_text(
-        render(index_notebook(pages, nbs, repo), [{"href": "index.html", "source": "",
-                                                          "short": "index", "parent": None}], 0, repo, ""),
+        render(index_notebook(pages, nbs, repo, site_pages),
+               [{"href": "index.html", "source": "", "short": "index", "parent": None}], 0, repo, ""),
         encoding="utf-8")
-    manifest = {"pages": [{"href": p["href"], "source": p["source"], "title": p["title"],
-                           "solutions": p.get("parent") is not None} for p in pages],
-                "execute_seconds": seconds, "total_seconds": round(time.perf_counter() - started, 1)}
+    (out / "figures.json").write_text(json.dumps(figures, ensure_ascii=False), encoding="utf-8")
+    manifest = {"pages": report_pages, "execute_seconds": seconds,
+                "total_seconds": round(time.perf_counter() - started, 1),
+                "load_before": load_before, "load_after": _load(), "cpus": os.cpu_count(),
+                "jobs": jobs, "site_bytes": 0}
+    (out / "site.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    manifest["site_bytes"] = _folder_bytes(out)
     (out / "site.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
+
+
+def report(manifest: dict) -> str:
+    """The build in a few lines: size, per page the HTML and frames, per panel the frames."""
+    lines = [f"site: {manifest['site_bytes'] / 2**20:.1f} MB, built in {manifest['total_seconds']} s "
+             f"({manifest['jobs']} jobs on {manifest['cpus']} CPUs; load {manifest['load_before']} "
+             f"-> {manifest['load_after']})"]
+    for page in manifest["pages"]:
+        how = "cached" if page["cached"] else f"executed {page['execute_seconds']} s"
+        lines.append(f"  {page['href']}: {page['html_bytes'] / 2**10:.0f} KB HTML, "
+                     f"{page['frames_bytes'] / 2**20:.1f} MB frames ({how})")
+        for p in page["panels"]:
+            ctl = ", ".join(f"{c['key']} {c['recorded']}" + (f"/{c['positions']}" if c["positions"] != c["recorded"] else "")
+                            for c in p["controls"])
+            lines.append(f"    {p['name']}: {p['frames']} frames ({p['mode']}; {ctl}), {p['files']} files, "
+                         f"{p['bytes'] / 2**10:.0f} KB, recorded in {p['record_seconds']} s")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,15 +771,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=120, help="per-cell time limit in seconds")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at once")
     parser.add_argument("--only", nargs="+", help="notebook numbers to build, e.g. 02 05")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="run every notebook again even if build/site-cache has it")
     args = parser.parse_args(argv)
     try:
-        manifest = build(Path(args.out), args.timeout, args.jobs, args.only)
+        manifest = build(Path(args.out), args.timeout, args.jobs, args.only, use_cache=not args.no_cache)
     except BuildError as exc:
         print(f"make site: {exc}", file=sys.stderr)
         return 2
-    print(f"site: {len(manifest['pages'])} pages + index in {args.out} "
-          f"({manifest['total_seconds']} s). Serve: python -m http.server --bind 127.0.0.1 "
-          f"--directory {os.path.relpath(args.out)} 8000")
+    print(report(manifest))
+    print(f"site: {len(manifest['pages'])} pages + index in {args.out}. Serve: python -m http.server "
+          f"--bind 127.0.0.1 --directory {os.path.relpath(args.out)} 8000")
     return 0
 
 
