@@ -70,8 +70,7 @@ def lab():
 
     # Old screenshots would mislead whoever looks at the folder. (Tolerant: another test run in
     # the same checkout may be writing there at the same moment.)
-    shutil.rmtree(lab_harness.SCREENSHOTS, ignore_errors=True)
-    lab_harness.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    clear_screenshots()
     tmp = Path(tempfile.mkdtemp(prefix="r1-ui-"))
     try:
         checkout = lab_harness.make_checkout(tmp, selftest_notebooks.write)
@@ -95,6 +94,23 @@ def lab():
             log = ""
         _write_summary(log)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Folders of tests/ui/screenshots/ that other tests own: tests/site writes the reading site's
+# screenshots to site/ (often earlier in the same pytest session) and keeps them there.
+OTHER_TESTS_SHOTS = {"site"}
+
+
+def clear_screenshots() -> None:
+    """Remove this test's old screenshots, and only this test's."""
+    lab_harness.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for child in lab_harness.SCREENSHOTS.iterdir():
+        if child.name in OTHER_TESTS_SHOTS:
+            continue
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _write_summary(server_log: str) -> None:
