@@ -110,8 +110,7 @@ def test_pretraining_reproduces_the_recorded_losses():
 @shipped
 def test_r1_zero_reproduces_the_recorded_rewards():
     log = C.load_log("r1-zero")
-    s = {k: v for k, v in log["settings"].items() if k not in ("loss_type", "kl")}
-    _, again = S.r1_zero(C.load("base"), stop_after=1, **s)
+    _, again = S.r1_zero(C.load("base"), stop_after=1, **log["settings"])
     for key in ("reward", "accuracy", "format", "length", "working"):
         assert again[key] == log[key][:1], key
     np.testing.assert_allclose(again["loss"], log["loss"][:1], rtol=1e-3, atol=1e-6)
@@ -125,10 +124,17 @@ def test_the_done_criterion_holds_in_the_recorded_evaluation():
     from r1lib.metrics import pass_at_k
     ev = C.load_log("evaluation")
     n = ev["settings"]["n"]
-    base = np.array(ev["stages"]["base"]["correct"]) / n
-    rl = np.array(ev["stages"]["r1-zero"]["correct"]) / n
+    run = ev["evaluations"][0]
+    assert (run["temperature"], run["top_p"]) == (1.0, 1.0)
+    base = np.array(run["stages"]["base"]["correct"]) / n
+    rl = np.array(run["stages"]["r1-zero"]["correct"]) / n
     diff = paired_difference(rl, base)
     assert diff.value > 3 * diff.se
-    c = np.array(ev["stages"]["base"]["correct"])
+    c = np.array(run["stages"]["base"]["correct"])
     assert np.mean(pass_at_k(n, c, n)) > 1.5 * np.mean(c / n)  # pass@16 far above pass@1
-    assert ev["stages"]["base"]["pass@1"] == pytest.approx(np.mean(c / n))
+    assert run["stages"]["base"]["pass@1"] == pytest.approx(np.mean(c / n))
+
+
+def test_unknown_log_lists_the_logs():
+    with pytest.raises(ValueError, match="'rejection', 'evaluation'"):
+        C.load_log("training")

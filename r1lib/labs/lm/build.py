@@ -37,19 +37,21 @@ from . import stages
 SEED = 0
 # Every stage's settings; the logs record them, and the reproduction test reads them back.
 RECIPE: dict[str, dict[str, Any]] = {
-    "base": dict(steps=500, batch_size=64, lr=3e-3, warmup=30, final_lr_ratio=0.1, seed=SEED),
-    "r1-zero": dict(steps=150, prompts_per_step=16, group_size=8, lr=2e-4, beta=0.001, epsilon=0.2,
+    "base": dict(steps=1300, batch_size=64, lr=2e-3, warmup=30, final_lr_ratio=0.1, seed=SEED),
+    "r1-zero": dict(steps=200, prompts_per_step=16, group_size=8, lr=1.5e-4, beta=0.001, epsilon=0.2,
                     minibatches=2, seed=SEED + 1),
-    "rejection": dict(n_prompts=1500, n_samples=4, temperature=1.0, seed=SEED + 2),
-    "student-base": dict(steps=500, batch_size=64, lr=3e-3, warmup=30, final_lr_ratio=0.1, seed=SEED + 3),
+    "rejection": dict(n_prompts=2000, n_samples=4, temperature=1.0, seed=SEED + 2),
+    "student-base": dict(steps=1300, batch_size=64, lr=3e-3, warmup=30, final_lr_ratio=0.1, seed=SEED + 3),
     "student-sft": dict(steps=300, batch_size=64, lr=1e-3, seed=SEED + 4),
     "student-kd": dict(steps=300, batch_size=64, lr=1e-3, temperature=1.0, seed=SEED + 5),
-    "student-rl": dict(steps=150, prompts_per_step=16, group_size=8, lr=2e-4, beta=0.001, epsilon=0.2,
+    # the smaller model takes a larger step (as r1-zero's 1.5e-4 was tuned for the teacher)
+    "student-rl": dict(steps=200, prompts_per_step=16, group_size=8, lr=3e-4, beta=0.001, epsilon=0.2,
                        minibatches=2, seed=SEED + 6),
-    "student-opd": dict(steps=150, prompts_per_step=32, samples_per_prompt=2, lr=5e-4, seed=SEED + 7),
-    "evaluation": dict(n_problems=300, n=16, temperature=1.0, seed=SEED + 8),
+    "student-opd": dict(steps=200, prompts_per_step=32, samples_per_prompt=2, lr=5e-4, seed=SEED + 7),
+    # sampling temperature 1 (R1-Zero's RL setting) and R1's evaluation setting (0.6, top-p 0.95)
+    "evaluation": dict(n_problems=300, n=16, samplings=[[1.0, 1.0], [0.6, 0.95]], seed=SEED + 8),
 }
-QUICK = {"steps": 2, "n_prompts": 8, "n_problems": 8, "n": 4}
+QUICK = {"steps": 2, "n_prompts": 8, "n_problems": 8, "n": 4}  # --quick: a smoke test of the pipeline
 
 
 def _settings(stage: str, quick: bool) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def _units(stage: str, s: dict[str, Any]) -> int:
     if stage == "rejection":
         return -(-s["n_prompts"] // 250)
     if stage == "evaluation":
-        return len(ckpt.STAGES) * -(-s["n_problems"] // 64)
+        return len(s["samplings"]) * len(ckpt.STAGES) * -(-s["n_problems"] // 64)
     return s["steps"]
 
 
@@ -118,17 +120,11 @@ def build(out: Optional[Path] = None, *, quick: bool = False) -> dict:
     def save(stage: str, model, log: dict):
         ckpt.save(model, stage, out)
         ckpt.save_log(log, stage, out)
+        ckpt.write_manifest(meta, out)
 
     def stored(stage: str):
-        """The stage's weights as a notebook will load them (float16-rounded); the manifest is
-        written at the end, so this reads the file without the hash check."""
-        import io
-        import json
-        from .model import Config, Transformer
-        with np.load(ckpt.stage_path(stage, out), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-        config = Config.from_dict(json.loads(str(arrays.pop("__config__").item())))
-        return Transformer.from_state_dict({k: v.astype(np.float32) for k, v in arrays.items()}, config)
+        """The stage's weights as a notebook loads them (float16-rounded, hash-checked)."""
+        return ckpt.load(stage, out)
 
     # 1. the base
     s = settings["base"]
@@ -143,6 +139,9 @@ def build(out: Optional[Path] = None, *, quick: bool = False) -> dict:
     # 3. rejection sampling
     s = settings["rejection"]
     kept = run("rejection", lambda p: stages.rejection_sample(teacher, progress=p, **s))
+    if quick and not kept["completions"]:  # a two-step teacher is never right: stand-in data
+        kept["prompts"], _ = task.problems(8, split="train", rng=np.random.default_rng(0))
+        kept["completions"] = [task.worked_solution(task.question_of(p)) + "<eos>" for p in kept["prompts"]]
     ckpt.save_log(kept, "rejection", out)
     # 4. the student's base
     s = settings["student-base"]
@@ -170,19 +169,23 @@ def build(out: Optional[Path] = None, *, quick: bool = False) -> dict:
     prompts, golds = task.problems(s["n_problems"], split="test", rng=np.random.default_rng(s["seed"]))
 
     def evaluate_all(progress):
-        results: dict[str, Any] = {"settings": s, "prompts": prompts, "golds": golds, "stages": {}}
-        for stage in ckpt.STAGES:
-            ev = stages.evaluate(stored(stage), prompts, golds, n=s["n"], temperature=s["temperature"],
-                                 seed=s["seed"] + 1, progress=progress)
-            results["stages"][stage] = dict(ev.metrics(), correct=ev.correct.sum(axis=1).tolist(),
-                                            working=ev.working.sum(axis=1).tolist())
+        results: dict[str, Any] = {"settings": s, "prompts": prompts, "golds": golds, "evaluations": []}
+        for temperature, top_p in s["samplings"]:
+            run_ = {"temperature": temperature, "top_p": top_p, "stages": {}}
+            for stage in ckpt.STAGES:
+                ev = stages.evaluate(stored(stage), prompts, golds, n=s["n"], temperature=temperature,
+                                     top_p=top_p, seed=s["seed"] + 1, progress=progress)
+                run_["stages"][stage] = dict(ev.metrics(), correct=ev.correct.sum(axis=1).tolist(),
+                                             working=ev.working.sum(axis=1).tolist(),
+                                             formatted=ev.formatted.sum(axis=1).tolist())
+            results["evaluations"].append(run_)
         return results
 
     results = run("evaluation", evaluate_all)
     ckpt.save_log(results, "evaluation", out)
     bar.close()
     ckpt.write_manifest(meta, out)
-    return results["stages"]
+    return results
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -191,10 +194,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few steps per stage: a smoke test")
     args = parser.parse_args(argv)
     results = build(args.out, quick=args.quick)
-    for stage, m in results.items():
-        ks = ", ".join(f"pass@{k} {v:.3f}" for k, v in m["pass@k"].items() if k != "1")
-        print(f"{stage:13s} pass@1 {m['pass@1']:.3f} +- {m['pass@1_se']:.3f}  {ks}  "
-              f"format {m['format']:.2f}  length {m['length']:.1f}")
+    for run_ in results["evaluations"]:
+        print(f"temperature {run_['temperature']}, top-p {run_['top_p']}:")
+        for stage, m in run_["stages"].items():
+            ks = ", ".join(f"pass@{k} {v:.3f}" for k, v in m["pass@k"].items() if k != "1")
+            print(f"  {stage:13s} pass@1 {m['pass@1']:.3f} +- {m['pass@1_se']:.3f}  {ks}  "
+                  f"format {m['format']:.2f}  length {m['length']:.1f}")
     return 0
 
 

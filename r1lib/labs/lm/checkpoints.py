@@ -26,11 +26,13 @@ import numpy as np
 from ...validation import describe
 from .model import Config, Transformer
 
-__all__ = ["STAGES", "DIRECTORY", "MANIFEST", "ChecksumError", "save", "load", "load_log", "save_log",
+__all__ = ["STAGES", "LOGS", "DIRECTORY", "MANIFEST", "ChecksumError", "save", "load", "load_log", "save_log",
            "write_manifest", "read_manifest", "sha256", "stage_path", "log_path"]
 
 # The stages, in the order the recipe makes them.
 STAGES = ("base", "r1-zero", "student-base", "student-sft", "student-kd", "student-rl", "student-opd")
+# The JSON logs: one per stage, the rejection-sampled outputs, and the evaluation of every stage.
+LOGS = STAGES + ("rejection", "evaluation")
 DIRECTORY = Path(__file__).resolve().parent / "checkpoints"
 MANIFEST = "manifest.json"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build time in the bytes
@@ -47,6 +49,12 @@ def _check_stage(stage: Any) -> str:
     return stage
 
 
+def _check_log(name: Any) -> str:
+    if not isinstance(name, str) or name not in LOGS:
+        raise ValueError(f"log must be one of {', '.join(repr(s) for s in LOGS)}; got {describe(name)}")
+    return name
+
+
 def _directory(directory: Optional[Union[str, Path]]) -> Path:
     return DIRECTORY if directory is None else Path(directory)
 
@@ -56,9 +64,9 @@ def stage_path(stage: str, directory: Optional[Union[str, Path]] = None) -> Path
     return _directory(directory) / f"{_check_stage(stage)}.npz"
 
 
-def log_path(stage: str, directory: Optional[Union[str, Path]] = None) -> Path:
-    """Where a stage's training log lives: ``<directory>/<stage>.json``."""
-    return _directory(directory) / f"{_check_stage(stage)}.json"
+def log_path(name: str, directory: Optional[Union[str, Path]] = None) -> Path:
+    """Where a log lives: ``<directory>/<name>.json``, ``name`` one of :data:`LOGS`."""
+    return _directory(directory) / f"{_check_log(name)}.json"
 
 
 def sha256(path: Union[str, Path]) -> str:
@@ -96,9 +104,9 @@ def save(model: Transformer, stage: str, directory: Optional[Union[str, Path]] =
     return path
 
 
-def save_log(log: dict, stage: str, directory: Optional[Union[str, Path]] = None) -> Path:
-    """Write a stage's training log as JSON (sorted keys, one line per top-level entry)."""
-    path = log_path(stage, directory)
+def save_log(log: dict, name: str, directory: Optional[Union[str, Path]] = None) -> Path:
+    """Write a log (see :data:`LOGS`) as compact JSON with sorted keys."""
+    path = log_path(name, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(log, sort_keys=True, separators=(",", ":"), allow_nan=False)
     path.write_text(text + "\n")
@@ -177,7 +185,10 @@ def load(stage: str, directory: Optional[Union[str, Path]] = None) -> Transforme
     return Transformer.from_state_dict({name: a.astype(np.float32) for name, a in arrays.items()}, config)
 
 
-def load_log(stage: str, directory: Optional[Union[str, Path]] = None) -> dict:
-    """The training log a stage recorded at build time (hash-checked like the weights)."""
-    path = log_path(stage, directory)
+def load_log(name: str, directory: Optional[Union[str, Path]] = None) -> dict:
+    """A log recorded at build time (hash-checked like the weights): a stage's training log
+    (``"base"``, ``"r1-zero"``, ...: settings, per-step numbers, wall time, load average; r1-zero's
+    holds the snapshots of fixed prompts' completions through RL), ``"rejection"`` (the kept
+    outputs and the counts) or ``"evaluation"`` (every stage on the same test problems)."""
+    path = log_path(name, directory)
     return json.loads(_verified_bytes(path, directory).decode())

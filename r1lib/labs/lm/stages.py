@@ -61,7 +61,7 @@ Progress = Optional[Callable[[int], None]]
 
 # The two sizes: the teacher (the base that RL turns into r1-zero) and the student.
 TEACHER = Config(context=64, d_model=128, n_layers=4, n_heads=4, d_mlp=512)
-STUDENT = Config(context=64, d_model=64, n_layers=3, n_heads=4, d_mlp=256)
+STUDENT = Config(context=64, d_model=64, n_layers=3, n_heads=4, d_mlp=256)  # half as wide, one layer fewer
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -141,7 +141,7 @@ def _texts(s: Samples) -> list[str]:
 
 # ------------------------------------------------------------------------------------ a. pretraining
 
-def pretrain(config: Config = TEACHER, *, steps: int = 500, batch_size: int = 64, lr: float = 3e-3,
+def pretrain(config: Config = TEACHER, *, steps: int = 1300, batch_size: int = 64, lr: float = 2e-3,
              warmup: int = 30, final_lr_ratio: float = 0.1, weight_decay: float = 0.01, clip: float = 1.0,
              mix: Optional[dict] = None, seed: int = 0, progress: Progress = None,
              stop_after: Optional[int] = None) -> tuple[Transformer, dict]:
@@ -203,8 +203,8 @@ def grpo_gradients(model: Transformer, prompt_rows: Sequence[np.ndarray], comple
     return loss, scored.backward(dlogp), cf.low + cf.high
 
 
-def grpo(model: Transformer, reference: Transformer, *, steps: int = 150, prompts_per_step: int = 16,
-         group_size: int = 8, lr: float = 2e-4, beta: float = 0.001, epsilon: float = 0.2,
+def grpo(model: Transformer, reference: Transformer, *, steps: int = 200, prompts_per_step: int = 16,
+         group_size: int = 8, lr: float = 1.5e-4, beta: float = 0.001, epsilon: float = 0.2,
          minibatches: int = 2, epochs: int = 1, temperature: float = 1.0, clip: float = 1.0,
          warmup: int = 5, seed: int = 0, snapshot_every: int = 10, snapshot_prompts: int = 6,
          snapshot_samples: int = 2, progress: Progress = None,
@@ -245,7 +245,8 @@ def grpo(model: Transformer, reference: Transformer, *, steps: int = 150, prompt
     log: dict[str, Any] = {"stage": "grpo", "settings": dict(
         steps=steps, prompts_per_step=P, group_size=G, lr=lr, beta=beta, epsilon=epsilon,
         minibatches=minibatches, epochs=epochs, temperature=temperature, clip=clip, warmup=warmup,
-        seed=seed, loss_type="grpo", kl="k3"), **{k: [] for k in keys},
+        seed=seed, snapshot_every=snapshot_every, snapshot_prompts=snapshot_prompts,
+        snapshot_samples=snapshot_samples), "loss_type": "grpo", "kl_estimator": "k3", **{k: [] for k in keys},
         "snapshot_prompts": snap_prompts, "snapshot_golds": snap_golds, "snapshots": []}
     t0 = time.perf_counter()
     for step in range(_last(steps, stop_after)):
