@@ -241,7 +241,18 @@ def _axes_words(ax) -> str:
         shown = names[:_MAX_SERIES_NAMED]
         more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
         parts.append("series: " + ", ".join(shown) + more)
+    if not parts or (not ax.axison and not names):  # a plot made of text (a verdict, a table)
+        words = _texts(ax.texts)
+        if words:
+            parts.append(f"text “{words}”")
     return "; ".join(parts)
+
+
+def _texts(texts, limit: int = 300) -> str:
+    """The visible texts, in drawing order, as one line (cut at ``limit`` characters)."""
+    words = [plain_text(t.get_text()) for t in texts if t.get_visible() and str(t.get_text()).strip()]
+    joined = " · ".join(w for w in words if w)
+    return joined if len(joined) <= limit else joined[:limit].rstrip() + "…"
 
 
 def _categories(ax) -> str:

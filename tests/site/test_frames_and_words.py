@@ -202,6 +202,17 @@ def test_describe_colour_bars_images_and_grids():
     assert words.endswith("Colour scale: accuracy (%).")
 
 
+def test_a_plot_made_of_text_is_described_by_its_text():
+    fig, ax = plt.subplots()
+    ax.set_axis_off()
+    ax.text(0.1, 0.9, "raw output")
+    ax.text(0.1, 0.5, "The answer is $\\frac{1}{2}$")
+    ax.text(0.5, 0.5, " ")
+    words = describe.describe_figure(fig)
+    plt.close(fig)
+    assert words == "Plot: text “raw output · The answer is (1)/(2)”."
+
+
 def test_series_colours_are_what_the_reader_sees():
     fig, ax = plt.subplots()
     ax.plot([0, 1], color="#0072B2", label="a")
