@@ -377,6 +377,7 @@ class PanelCheck:
         box.press("End")
         box.type("7")
         self.expect_note(f"typing in {ctl.get_attribute('data-label')!r}")
+        self.el.screenshot(path=str(self.shots / f"{self.stem}__edited_{ctl.get_attribute('data-label')[:20]}.png"))
         self.reset()
 
     def first_move(self, ctl, c: dict) -> None:
