@@ -309,9 +309,16 @@ def _execute_job(args):
     nbformat.write(nb, work / "executed.ipynb")
     (work / "done.json").write_text(json.dumps({"seconds": round(seconds, 1), "source": str(path)}))
     shutil.rmtree(entry, ignore_errors=True)
-    os.replace(work, entry)
-    for old in slot.iterdir():  # older runs of this notebook: their inputs changed
-        if old.name != key and not old.name.startswith(f"{key}.partial"):
+    try:
+        os.replace(work, entry)
+    except OSError:  # another build (make site beside make test) stored the same run first
+        shutil.rmtree(work, ignore_errors=True)
+        if not (entry / "done.json").exists():
+            raise
+    for old in slot.iterdir():  # older runs of this notebook (their inputs changed), and
+        # unfinished ones more than a day old (a killed build); a running build's are younger
+        stale = ".partial-" not in old.name or time.time() - old.stat().st_mtime > 86400
+        if old.name != key and stale:
             shutil.rmtree(old, ignore_errors=True)
     return str(path), str(entry), round(seconds, 1), False
 
@@ -544,9 +551,31 @@ def prepare_page(nb, panels: dict, frames_url: str, links: dict, prefix: str):
                     words = "".join(words) if isinstance(words, list) else words
                     if not meta.get("alt") and words and not words.startswith("<"):
                         meta["alt"] = words
-    if not displayed_widgets(nb):
+    left = displayed_widgets(nb)
+    nested = [mid for mid in left if _holds_panel(nb, mid)]
+    if nested:
+        raise BuildError(f"widget(s) {nested} hold an r1 Panel inside another widget: the site records "
+                         "panels displayed on their own (make the panel a cell's last expression)")
+    if not left:
         nb.metadata.pop("widgets", None)
     return nb
+
+
+def _holds_panel(nb, model_id: str) -> bool:
+    """Whether the widget ``model_id`` is, or contains, an r1 Panel's box (in the stored state)."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    seen, todo = set(), [model_id]
+    while todo:
+        mid = todo.pop()
+        if mid in seen or mid not in state:
+            continue
+        seen.add(mid)
+        model = state[mid].get("state", {})
+        if "r1-panel" in model.get("_dom_classes", []):
+            return True
+        todo += [c[len("IPY_MODEL_"):] for c in model.get("children", []) if isinstance(c, str)
+                 and c.startswith("IPY_MODEL_")]
+    return False
 
 
 def render(nb, pages, index, repo, assets_up: str) -> str:
