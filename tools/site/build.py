@@ -677,8 +677,11 @@ def build(out: Path, timeout: int = 120, jobs: int = 2, only: list[str] | None =
     load_before = _load()
     out.mkdir(parents=True, exist_ok=True)
     fetch_assets()
-    for stale in ("frames", "solutions"):  # frames of an earlier build must not linger
-        shutil.rmtree(out / stale, ignore_errors=True)
+    if (out / "site.json").exists():  # an earlier build: none of its pages or frames may linger
+        for stale in out.glob("*.html"):
+            stale.unlink()
+        for stale in ("frames", "solutions"):
+            shutil.rmtree(out / stale, ignore_errors=True)
     pages = collect(only)
     if not pages:
         raise BuildError("no notebooks/NN_*.ipynb to build")
