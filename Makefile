@@ -39,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache tests/ui/screenshots site build/site-assets
+	rm -rf $(VENV) .pytest_cache tests/ui/screenshots site build/site-assets build/site-cache
