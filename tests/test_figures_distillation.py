@@ -1,6 +1,6 @@
 """Notebook 01's figure layer (r1lib.figures.distillation): each view's update changes what it
 should (checked against the formulas, recomputed here from scratch) and leaves the rest alone;
-every control works at its extremes without a warning; callbacks stay under 100 ms median; the
+every control works at its extremes without a warning; callbacks stay under 100 ms of CPU time (median); the
 static figures plot what their docstrings say. Also the lab's two-mode teacher they draw."""
 from __future__ import annotations
 
@@ -46,9 +46,9 @@ def _exercise(panel, passes=3):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for _ in range(passes):
-            before = len(panel.timings)
+            before = len(panel.cpu_timings)
             panel.exercise()
-            times.extend(panel.timings[before:])
+            times.extend(panel.cpu_timings[before:])
     assert not panel.errors, panel.errors
     return times
 

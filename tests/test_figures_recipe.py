@@ -1,6 +1,6 @@
 """Notebook 06's figure layer (r1lib.figures.recipe): each view's update shows what r1lib computed
 (checked against the evaluations, recomputed here), every control works at its extremes without a
-warning, the figures change with the controls, and callbacks stay under 100 ms median."""
+warning, the figures change with the controls, and callbacks stay under 100 ms of CPU time (median)."""
 from __future__ import annotations
 
 import statistics
