@@ -188,7 +188,7 @@ class TemperatureView:
             bar.set_color(ORANGE if v == wrote else BLUE)
             name.set_text(_VISIBLE.get(lm.VOCAB[v], lm.VOCAB[v]))
             value.set_text(f" {p[v]:.2f}")
-            value.set_x(p[v])
+            value.set_x(max(p[v], p1[v]) + 0.01)   # right of the bar and of the T = 1 tick
         self.ones.set_data(p1[top], np.arange(self.TOP)[::-1])
         self.curve.set_data(self.T_GRID, self.entropy[output][j])
         H = float(entropy(z[j], temperature=temperature))
