@@ -435,7 +435,8 @@ def rejection_figure(rejection: Mapping):
     returns (counts, the kept prompts, its settings)."""
     r = _check_log(rejection, ("total", "correct", "formatted", "kept", "prompts", "settings"))
     total, correct, formatted, kept = (int(r[k]) for k in ("total", "correct", "formatted", "kept"))
-    names = ["kept: right answer\nin the template", "right answer,\nnot in the template",
+    # "in the template" as rejection_sample counts it: the template, and stopped by itself (<eos>)
+    names = ["kept: right answer\nin the template", "right answer, not in\nthe template or cut off",
              "in the template,\nwrong answer", "neither"]
     counts = [kept, correct - kept, formatted - kept, total - correct - formatted + kept]
     fig, (ax, ax_p) = new_figure(2, width=10.0, height=3.3)
