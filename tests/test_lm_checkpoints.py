@@ -119,6 +119,20 @@ def test_r1_zero_reproduces_the_recorded_rewards():
 
 
 @shipped
+def test_the_students_reproduce_their_recorded_losses():
+    kept = C.load_log("rejection")
+    student = C.load("student-base")
+    for stage, train in (("student-sft", S.sft), ("student-kd", None)):
+        log = C.load_log(stage)
+        s = {k: v for k, v in log["settings"].items() if k != "n_samples"}
+        if train is None:
+            _, again = S.distill(S.copy_model(student), C.load("r1-zero"), kept, stop_after=2, **s)
+        else:
+            _, again = train(S.copy_model(student), kept, stop_after=2, **s)
+        np.testing.assert_allclose(again["loss"], log["loss"][:2], rtol=1e-4)
+
+
+@shipped
 def test_the_done_criterion_holds_in_the_recorded_evaluation():
     from r1lib.error_bars import paired_difference
     from r1lib.metrics import pass_at_k
@@ -126,11 +140,11 @@ def test_the_done_criterion_holds_in_the_recorded_evaluation():
     n = ev["settings"]["n"]
     run = ev["evaluations"][0]
     assert (run["temperature"], run["top_p"]) == (1.0, 1.0)
-    base = np.array(run["stages"]["base"]["correct"]) / n
-    rl = np.array(run["stages"]["r1-zero"]["correct"]) / n
+    base = np.array(run["stages"]["base"]["correct_counts"]) / n
+    rl = np.array(run["stages"]["r1-zero"]["correct_counts"]) / n
     diff = paired_difference(rl, base)
     assert diff.value > 3 * diff.se
-    c = np.array(run["stages"]["base"]["correct"])
+    c = np.array(run["stages"]["base"]["correct_counts"])
     assert np.mean(pass_at_k(n, c, n)) > 1.5 * np.mean(c / n)  # pass@16 far above pass@1
     assert run["stages"]["base"]["pass@1"] == pytest.approx(np.mean(c / n))
 

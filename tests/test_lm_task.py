@@ -20,10 +20,11 @@ TEMPLATE = re.compile(r"<think>([^<]*)</think><answer>([^<]+)</answer><eos>")
 def independent_check(question: str, working: str, answer: str) -> bool:
     """True iff ``working`` is the column method done right on ``question`` and ``answer`` its result.
 
-    Written from the method's description, not from the module: column i (from the right) must
-    use digit i of each number, plus the carry (addition, multiplication: the previous result's
-    tens) or minus the borrow (subtraction: 1 when the previous column added ten); a subtraction
-    column adds ten exactly when it would go negative; every equation must be true.
+    Written from the method's description, not from the module: column i (from the right) uses
+    digit i of each number (its own operation first), then adds the carry (addition,
+    multiplication: the previous result without its last digit) or subtracts the borrow
+    (subtraction: 1 when the previous column added ten), each as its own "=" link; a
+    subtraction column adds ten exactly when it would go negative; every equation is true.
     """
     a, op, b = re.fullmatch(r"(\d+)([+\-*])(\d+)", question).groups()
     steps = working.split(",")
@@ -32,23 +33,32 @@ def independent_check(question: str, working: str, answer: str) -> bool:
         return False
     carry, results = 0, []
     for i, step in enumerate(steps):
-        lhs, rhs = step.split("=")
-        if eval(lhs) != int(rhs):  # every equation true
-            return False
+        parts = step.split("=")
+        if len(parts) < 2 or any(eval(left) != eval(right) for left, right in zip(parts, parts[1:])):
+            return False  # every link of the chain is a true equation
         da = int(a[-1 - i]) if i < len(a) else None
         db = int(b[-1 - i]) if (i < len(b) and op != "*") else None
         if op == "+":
-            expect = "+".join(str(d) for d in (da, db) if d is not None) + (f"+{carry}" if carry else "")
+            digits = [d for d in (da, db) if d is not None]
+            head, first, sign = "+".join(map(str, digits)), sum(digits), "+"
         elif op == "*":
-            expect = f"{da}*{b}" + (f"+{carry}" if carry else "")
+            head, first, sign = f"{da}*{b}", da * int(b), "+"
         else:
-            top = da + (10 if da - carry - (db or 0) < 0 else 0)
-            expect = str(top) + (f"-{carry}" if carry else "") + (f"-{db}" if db is not None else "")
-        if lhs != expect:
+            borrow_out = int(da - carry - (db or 0) < 0)
+            top = da + 10 * borrow_out
+            head = f"{top}-{db}" if db is not None else str(top)
+            first, sign = top - (db or 0), "-"
+        if carry == 0:
+            expect = [head]
+        elif head == str(first):
+            expect = [f"{head}{sign}{carry}"]
+        else:
+            expect = [f"{head}{sign}{carry}", f"{first}{sign}{carry}"]
+        if parts[:-1] != expect:
             return False
-        r = int(rhs)
+        r = int(parts[-1])
         results.append(r)
-        carry = (1 if lhs.startswith("1") and int(lhs.split("-")[0]) >= 10 else 0) if op == "-" else r // 10
+        carry = borrow_out if op == "-" else r // 10
     digits = str(results[-1]) + "".join(str(r % 10) for r in reversed(results[:-1]))
     return answer == str(int(digits))
 
@@ -76,13 +86,14 @@ def test_every_slip_gives_a_wrong_answer(seed):
         assert w.answer != A.gold_of(q)
         assert not independent_check(q, w.text, str(w.answer))
         # every step is still an equation between numbers, the answer a number
-        assert all(re.fullmatch(r"\d+([+\-*]\d+)*=\d+", s) for s in w.steps)
+        assert all(re.fullmatch(r"\d+([+\-*]\d+)*(=\d+([+\-]\d+)?)*", s) for s in w.steps)
 
 
 def test_worked_examples_by_hand():
-    assert A.work("347+285") == A.Working(("7+5=12", "4+8+1=13", "3+2+1=6"), 632)
-    assert A.work("502-178") == A.Working(("12-8=4", "10-1-7=2", "5-1-1=3"), 324)
-    assert A.work("47*6") == A.Working(("7*6=42", "4*6+4=28"), 282)
+    assert A.work("347+285") == A.Working(("7+5=12", "4+8+1=12+1=13", "3+2+1=5+1=6"), 632)
+    assert A.work("502-178") == A.Working(("12-8=4", "10-7-1=3-1=2", "5-1-1=4-1=3"), 324)
+    assert A.work("47*6") == A.Working(("7*6=42", "4*6+4=24+4=28"), 282)
+    assert A.work("100-1") == A.Working(("10-1=9", "10-1=9", "1-1=0"), 99)  # a lone digit and a borrow
     assert A.work("347-285").answer == 62  # "062": the leading zero drops
     assert A.work("10-10") == A.Working(("0-0=0", "1-1=0"), 0)
     assert A.work("347+52") == A.Working(("7+2=9", "4+5=9", "3=3"), 399)
@@ -124,7 +135,7 @@ def test_every_corpus_solution_is_right_unless_it_is_a_slip():
 def test_corpus_texts_fit_the_context():
     rng = np.random.default_rng(2)
     lengths = [len(encode(t)) for t in A.corpus(2000, rng)]
-    assert max(lengths) <= 64
+    assert max(lengths) <= 80
 
 
 def test_train_and_test_never_overlap():
@@ -155,7 +166,7 @@ def test_problems_are_seeded_and_plain_expressions():
 
 def test_rewards_read_the_decoded_text():
     golds = [632] * 8
-    outs = ["<think>7+5=12,4+8+1=13,3+2+1=6</think><answer>632</answer><eos>",
+    outs = ["<think>7+5=12,4+8+1=12+1=13,3+2+1=5+1=6</think><answer>632</answer><eos>",
             "<think></think><answer>632</answer>",
             "<think>7+5=12</think><answer>631</answer><eos>",
             "632<eos>",

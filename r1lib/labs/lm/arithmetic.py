@@ -8,15 +8,17 @@ R1-Zero's template (arXiv:2501.12948, table 1) asks for the reasoning inside ``<
 the answer inside ``<answer>`` tags. Here the reasoning is column arithmetic, one column per step,
 least significant digit first, each step local (two digits and a carry)::
 
-    347+285=<think>7+5=12,4+8+1=13,3+2+1=6</think><answer>632</answer><eos>
-    502-178=<think>12-8=4,10-1-7=2,5-1-1=3</think><answer>324</answer><eos>
-    47*6=<think>7*6=42,4*6+4=28</think><answer>282</answer><eos>
+    347+285=<think>7+5=12,4+8+1=12+1=13,3+2+1=5+1=6</think><answer>632</answer><eos>
+    502-178=<think>12-8=4,10-7-1=3-1=2,5-1-1=4-1=3</think><answer>324</answer><eos>
+    47*6=<think>7*6=42,4*6+4=24+4=28</think><answer>282</answer><eos>
 
-A step is ``digits and carry = result``: in addition and multiplication the result's last digit
-is written down and the rest carried; in subtraction a column that would go negative borrows
-(``12-8``, the ``1`` in front) and the next column pays it back (``-1``). The answer is the last
-step's result followed by the last digits of the earlier steps, right to left (leading zeros
-dropped). Each step is one table look-up and one carry, which a small transformer learns; the
+A step is one column: its own operation first (``4+8=12``, ``4*6=24``), then the carry coming in
+(``12+1=13``, ``24+4=28``); in addition and multiplication the result's last digit is written
+down and the rest carried; in subtraction a column that would go negative borrows ten (``12-8``)
+and the next column pays it back (``-1``). Every ``=`` is one operation on two numbers. The
+answer is the last step's result followed by the last digits of the earlier steps, right to
+left (leading zeros dropped). Each step is a table look-up and a carry, which a small
+transformer learns; the
 whole sum in one go (``347+285=632``, no working) needs every carry at once and it gets those
 wrong far more often. That is what gives RL a reason to make the model write its working.
 
@@ -49,10 +51,11 @@ OPERATIONS = ("+", "-", "*")
 SPLITS = ("train", "test")
 # The corpus's kinds of text, and the share of each in the base model's data.
 STYLES = ("worked", "slip", "short", "bare", "plain", "chat")
-DEFAULT_MIX = {"worked": 0.35, "slip": 0.15, "short": 0.15, "bare": 0.15, "plain": 0.10, "chat": 0.10}
+# The base model mostly answers without working: inside the template it more often thinks
+# nothing at all ("short") than writes the columns, so working is not its most likely path and
+# a low sampling temperature does not find it; RL has to.
+DEFAULT_MIX = {"worked": 0.15, "slip": 0.05, "short": 0.25, "bare": 0.15, "plain": 0.25, "chat": 0.15}
 SLIPS = ("carry", "digit", "drop")
-# Thinking that is not working: what "short" solutions put inside the <think> tags.
-_FILLERS = ("", "easy", "i know this", "add them", "let me see", "hmm")
 _CHAT = ("the answer is {}", "so the answer is {}.", "i think it is {}", "it is {}", "{}, i think")
 _TEST_SHARE = 5  # one problem in five is a test problem
 _QUESTION = re.compile(r"^([1-9]\d{0,2})([+\-*])([1-9]\d{0,2}|\d)$")
@@ -176,7 +179,7 @@ def work(question: str, slip: Optional[str] = None, *, rng: Optional[np.random.G
 
     Slips, at a random column (``rng`` needed): ``"carry"`` forgets the carry (or the borrow)
     going into a column that has one; ``"digit"`` writes a column's result one too high or too
-    low; ``"drop"`` leaves a digit out of the answer. The working after the slip follows from the
+    low (its last number); ``"drop"`` leaves a digit out of the answer. The working after the slip follows from the
     wrong step, as a person's would, and the answer it gives is never the right one. A slip the
     question does not allow (no carry anywhere for ``"carry"``, a one-digit answer for ``"drop"``;
     see :func:`possible_slips`) raises ValueError.
@@ -231,21 +234,30 @@ def _working(a: int, op: str, b: int, forget: Optional[int], delta: Optional[tup
         incoming.append(carry)
         xi = x[i] if i < len(x) else None
         yi = y[i] if i < len(y) else None
+        # the column's own operation first, then the carry (borrow): "4+8+1=12+1=13"
         if op == "+":
-            terms = [d for d in (xi, yi) if d is not None] + ([carry] if carry else [])
-            lhs, res = "+".join(map(str, terms)), sum(terms)
+            digits = [d for d in (xi, yi) if d is not None]
+            head, first = "+".join(map(str, digits)), sum(digits)
+            sign = "+"
         elif op == "*":
-            lhs, res = f"{xi}*{b}" + (f"+{carry}" if carry else ""), xi * b + carry
+            head, first, sign = f"{xi}*{b}", xi * b, "+"
         else:  # "-" (a >= b, so x has the most digits): borrow ten when the column would go negative
             yv = 0 if yi is None else yi
             borrow = int(xi - carry - yv < 0)
-            lhs = str(xi + 10 * borrow) + (f"-{carry}" if carry else "") + ("" if yi is None else f"-{yi}")
-            res = xi + 10 * borrow - carry - yv
+            top = xi + 10 * borrow
+            head, first, sign = (f"{top}-{yi}" if yi is not None else str(top)), top - yv, "-"
+        res = first + carry if sign == "+" else first - carry
         if delta is not None and delta[0] == i:
             # one too high or too low; never negative, and a subtraction column stays one digit
             step = delta[1] if 0 <= res + delta[1] and (op != "-" or res + delta[1] <= 9) else -delta[1]
             res += step
-        steps.append(f"{lhs}={res}")
+        if not carry:
+            text = f"{head}={res}"
+        elif head == str(first):  # a lone digit and a carry: "3+1=4"
+            text = f"{head}{sign}{carry}={res}"
+        else:
+            text = f"{head}{sign}{carry}={first}{sign}{carry}={res}"
+        steps.append(text)
         results.append(res)
         carry = borrow if op == "-" else res // 10
     if carries:
@@ -264,7 +276,7 @@ def completion(question: str, style: str, rng: np.random.Generator) -> str:
 
     ``"worked"`` the template with the right working; ``"slip"`` the template with a slipped
     working and its wrong answer; ``"short"`` the template around a bare (right) answer with no
-    working in the thinking; ``"bare"`` the answer alone; ``"plain"`` the right working and
+    working (the thinking empty); ``"bare"`` the answer alone; ``"plain"`` the right working and
     "so the answer is N" with no tags; ``"chat"`` a sentence holding the answer.
     """
     style = check_option(style, "style", STYLES)
@@ -276,7 +288,7 @@ def completion(question: str, style: str, rng: np.random.Generator) -> str:
         w = work(question, _possible_slip(question, rng), rng=rng)
         text = f"<think>{w.text}</think><answer>{w.answer}</answer>"
     elif style == "short":
-        text = f"<think>{_FILLERS[int(rng.integers(len(_FILLERS)))]}</think><answer>{gold}</answer>"
+        text = f"<think></think><answer>{gold}</answer>"
     elif style == "bare":
         text = str(gold)
     elif style == "plain":
@@ -380,7 +392,8 @@ def format_reward(completions: Sequence[str]) -> np.ndarray:
 
 
 def rewards(completions: Sequence[str], golds: Sequence[Any]) -> np.ndarray:
-    """R1-Zero's rule-based reward: accuracy + format, each 0 or 1 (arXiv:2501.12948 sec. 2.2.2)."""
+    """R1-Zero's rule-based reward: accuracy + format, each 0 or 1, added with equal weight
+    (arXiv:2501.12948 v1 sec. 2.2.2 names the two rewards)."""
     return accuracy_reward(completions, golds) + format_reward(completions)
 
 

@@ -1,22 +1,20 @@
 r"""The R1 recipe on the tiny transformer: one seeded function per stage, each returning the
 trained model and its training log (a dict of plain lists and numbers, JSON-ready).
 
-=================  =====================================================================  ==============
-stage              what it does                                                           R1 (arXiv:2501.12948)
-=================  =====================================================================  ==============
-:func:`pretrain`   next-token cross-entropy on :func:`arithmetic.corpus` (a base model's  the base model
-                   mixed data: working, slips, bare answers, text without the template)
-:func:`r1_zero`    GRPO from the base: rule-based accuracy + format rewards on the        sec. 2.2
-                   decoded text, k3 KL to the frozen base with beta = 0.001
-:func:`rejection_  sample the RL model on training problems, keep the correct outputs     sec. 2.3.3
-sample`            in the template
-:func:`sft`        a smaller pretrained student fine-tuned on the kept outputs            sec. 2.4
-:func:`distill`    the same student trained by logit distillation, T^2 KL to the          (Hinton 2015;
-                   teacher's next-token distributions on the kept outputs                  not R1's way)
-:func:`grpo`       GRPO on the student itself (the same function as r1_zero)              sec. 4.1
-:func:`on_policy_  the student samples, the teacher scores every token: reverse KL        (GKD, arXiv:
-distill`           over the vocabulary at the student's own positions                     2306.13649)
-=================  =====================================================================  ==============
+- :func:`pretrain`: next-token cross-entropy on :func:`arithmetic.corpus`, a base model's mixed
+  data (working, slips, bare answers, text without the template). The base model.
+- :func:`r1_zero`: GRPO from the base with rule-based accuracy + format rewards on the decoded
+  text and the k3 KL to the frozen base, beta = 0.001 (R1-Zero, arXiv:2501.12948 sec. 2.2).
+- :func:`rejection_sample`: sample the RL model on training problems, keep the correct outputs
+  in the template (sec. 2.3.3).
+- :func:`sft`: a smaller pretrained student fine-tuned on the kept outputs: R1's distillation
+  (sec. 2.4).
+- :func:`distill`: the same student trained by logit distillation, the T^2 KL to the teacher's
+  next-token distributions on the kept outputs (Hinton et al. 2015; not what R1 did).
+- :func:`grpo`: GRPO on the student itself (R1 sec. 4.1 compares this with distillation).
+- :func:`on_policy_distill`: the student samples, the teacher scores every token, reverse KL
+  over the vocabulary at the student's own positions (GKD, arXiv:2306.13649).
+- :func:`evaluate`: pass@1 with its clustered SE, pass@k and maj@k on test problems.
 
 Everything a practitioner would import from r1lib comes from r1lib: ``grpo_loss_and_grad`` and
 ``clip_fractions`` (:mod:`r1lib.grpo_loss`, TRL's loss), ``group_advantages``, ``kl_k3``,
@@ -35,6 +33,7 @@ from __future__ import annotations
 
 import math
 import time
+from fractions import Fraction
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -60,8 +59,9 @@ __all__ = ["TEACHER", "STUDENT", "pretrain", "r1_zero", "grpo", "rejection_sampl
 Progress = Optional[Callable[[int], None]]
 
 # The two sizes: the teacher (the base that RL turns into r1-zero) and the student.
-TEACHER = Config(context=64, d_model=128, n_layers=4, n_heads=4, d_mlp=512)
-STUDENT = Config(context=64, d_model=64, n_layers=3, n_heads=4, d_mlp=256)  # half as wide, one layer fewer
+# The context holds the longest prompt + completion of the corpus (65 tokens) with room to spare.
+TEACHER = Config(context=80, d_model=128, n_layers=4, n_heads=4, d_mlp=512)
+STUDENT = Config(context=80, d_model=48, n_layers=3, n_heads=4, d_mlp=192)  # narrower, one layer fewer
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -567,9 +567,7 @@ def evaluate(model: Transformer, prompts: Sequence[str], golds: Sequence[int], *
         parsed = [parse_answer(task.strip_eos(t), lenient=True) for t in texts]
         answers.extend(parsed[j * n:(j + 1) * n] for j in range(len(ps)))
         _tick(progress)
-    P = len(prompts)
-    shape = (P, n)
-    from fractions import Fraction
+    shape = (len(prompts), n)
     return Evaluation(prompts, [Fraction(g) for g in golds], np.concatenate(correct).reshape(shape),
                       np.concatenate(formatted).reshape(shape), np.concatenate(working).reshape(shape),
                       np.concatenate(lengths).reshape(shape), answers)
