@@ -224,3 +224,9 @@ def test_bad_arguments():
         A.format_reward("<think></think><answer>1</answer>")
     with pytest.raises(ValueError, match="prompt"):
         A.question_of("12+13")
+
+
+def test_the_mix_is_read_in_a_fixed_order():
+    mix = dict(A.DEFAULT_MIX)
+    shuffled = dict(sorted(mix.items()))  # as a JSON log with sorted keys gives it back
+    assert A.corpus(50, np.random.default_rng(3), mix) == A.corpus(50, np.random.default_rng(3), shuffled)

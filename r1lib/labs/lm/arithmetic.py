@@ -330,7 +330,10 @@ def _mix(mix: Optional[dict]) -> tuple[list[str], np.ndarray]:
     mix = DEFAULT_MIX if mix is None else mix
     if not isinstance(mix, dict) or not mix:
         raise TypeError(f"mix must be a dict of style -> weight, got {describe(mix)}")
-    styles = [check_option(s, "mix key", STYLES) for s in mix]
+    for key in mix:
+        check_option(key, "mix key", STYLES)
+    # in STYLES order, whatever the dict's order (a mix read back from sorted JSON draws the same texts)
+    styles = [s for s in STYLES if s in mix]
     w = np.array([float(mix[s]) for s in styles])
     if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
         raise ValueError(f"mix weights must be >= 0 and not all 0, got {mix!r}")
