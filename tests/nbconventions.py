@@ -37,7 +37,12 @@ except ImportError:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"r1lib @ git+{{REPO_URL}}"], check=True)
     else:
         sys.path.insert(0, str(pathlib.Path.cwd().resolve(){parents}))
-    import r1lib'''
+    try:
+        import r1lib
+    except ImportError:  # neither Colab nor a checkout: say how to install it
+        raise ImportError("r1lib is not installed. Install it with\\n"
+                          f'  pip install "r1lib[notebooks,grading] @ git+{{REPO_URL}}"\\n'
+                          "or open this notebook from a clone of the repository.") from None'''
 
 
 def setup_cell(solutions: bool = False) -> str:

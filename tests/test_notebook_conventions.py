@@ -60,6 +60,27 @@ def test_setup_cell_does_nothing_outside_colab_and_finds_r1lib_from_a_checkout(t
     assert out.stdout.strip() == str(ROOT / "r1lib" / "__init__.py")
 
 
+def test_setup_cell_outside_colab_and_a_checkout_says_how_to_install(tmp_path):
+    """Run the set-up cell where r1lib is neither installed nor one folder up: it must stop with
+    the one install line that works anywhere (and still never call pip)."""
+    (tmp_path / "notebooks").mkdir()
+    script = tmp_path / "setup_cell.py"
+    script.write_text(
+        "import subprocess\n"
+        "def _no(*a, **k):\n    raise AssertionError('set-up cell ran a subprocess outside Colab')\n"
+        "subprocess.run = _no\n" + setup_cell() + "\n")
+    import numpy
+    numpy_site = str(pathlib_parent(numpy.__file__, 2))
+    code = f"import sys; sys.path.append({numpy_site!r}); exec(open({str(script)!r}).read())"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path / "notebooks", env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "ImportError: r1lib is not installed" in out.stderr
+    assert f'pip install "r1lib[notebooks,grading] @ git+{repository_url()}"' in out.stderr
+    assert "AssertionError" not in out.stderr
+
+
 def pathlib_parent(path, levels):
     import pathlib
     p = pathlib.Path(path).resolve()
