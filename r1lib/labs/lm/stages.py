@@ -117,19 +117,33 @@ def _tick(progress: Progress) -> None:
         progress(1)
 
 
+MICRO_BATCHES = 4  # length buckets per step (see _lm_step)
+
+
 def _lm_step(model: Transformer, opt: AdamW, ids: np.ndarray, weights: np.ndarray, lr: float,
-             clip: float) -> tuple[float, float]:
+             clip: float, micro_batches: int = MICRO_BATCHES) -> tuple[float, float]:
     """One step of next-token cross-entropy, averaged over the tokens with weight 1.
 
     ``weights`` (B, T) marks the tokens to predict (the first column is never predicted).
     Returns (loss in nats per token, gradient norm before clipping).
+
+    The rows are sorted by length and cut into ``micro_batches`` buckets, each padded only to its
+    own longest row, and the buckets' gradients are summed before the one optimizer step. The
+    objective is the same (every token's loss divided by the whole batch's token count); only the
+    padding goes: the corpus's texts run from 9 to 62 tokens, so half of a batch padded to its
+    longest row is padding, and a step costs about 30% less this way.
     """
-    inputs, targets = ids[:, :-1], ids[:, 1:]
-    w = weights[:, 1:].astype(model.dtype)
-    total = float(w.sum())
-    logp, cache = model.token_log_probs(inputs, targets)
-    loss = -float(np.einsum("ij,ij->", logp, w, dtype=np.float64)) / total
-    grads = model.token_log_probs_backward(cache, -w / total)
+    lengths = (weights | (ids != PAD)).sum(axis=1)
+    order = np.argsort(lengths, kind="stable")
+    total = float(weights[:, 1:].sum())
+    loss, grads = 0.0, None
+    for rows in np.array_split(order, min(micro_batches, len(order))):
+        width = int(lengths[rows].max())
+        part, w = ids[rows, :width], weights[rows, 1:width].astype(model.dtype)
+        logp, cache = model.token_log_probs(part[:, :-1], part[:, 1:])
+        loss -= float(np.einsum("ij,ij->", logp, w, dtype=np.float64)) / total
+        g = model.token_log_probs_backward(cache, -w / total)
+        grads = g if grads is None else {k: grads[k] + g[k] for k in grads}
     norm = clip_grad_norm(grads, clip)
     opt.step(grads, lr=lr)
     return loss, norm
