@@ -9,7 +9,6 @@ allow rtol 1e-4. Sampled tokens are compared exactly: a token changes only when 
 falls within ~1e-6 of a boundary of the cumulative distribution, which a few hundred draws
 essentially never do.
 """
-import json
 
 import numpy as np
 import pytest

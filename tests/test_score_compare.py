@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-import r1lib
 from r1lib.grading import graders as grading
 from r1lib.grading import score
 from r1lib.grading.compare import compare_reports
