@@ -69,7 +69,7 @@ def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: flo
     # Exact test for "all equal": mean/std of [0.1, 0.1, 0.1] are off by rounding, and dividing
     # that noise by a ~1e-17 std would invent advantages of order 1 when eps = 0.
     constant = np.ptp(rw, axis=ax, keepdims=True) == 0
-    centered = np.where(constant, 0.0, rw - np.mean(rw, axis=ax, keepdims=True))
+    centered = np.where(constant, 0.0, _centered(rw, ax))
     if scale == "none":
         if shift is not None:  # back to the rewards' own units
             centered = np.ldexp(centered, shift)
@@ -95,6 +95,17 @@ def group_advantages(rewards: ArrayLike, axis: int = -1, ddof: int = 1, eps: flo
     return np.where(constant, 0.0, z / denom).astype(dtype, copy=False)
 
 
+def _centered(r: np.ndarray, axis: Optional[int]) -> np.ndarray:
+    """``r - mean(r)`` along ``axis`` (all of ``r`` for None), centred in two steps so that the
+    result sums to zero up to rounding of the *spread*, not of the rewards: rewards that differ in
+    their last bits (1.1754943508222875e-38 and its neighbour) lose everything to a plain
+    ``r - mean(r)``, whose mean carries a rounding error as large as the spread itself.
+    Subtracting one member of the group first is exact for nearby values (Sterbenz's lemma)."""
+    first = r.reshape(-1)[:1] if axis is None else np.take(r, [0], axis=axis)
+    d = r - first
+    return d - np.mean(d, axis=axis, keepdims=axis is not None)
+
+
 def _range_shift(r: np.ndarray, axis: Optional[int]) -> Optional[np.ndarray]:
     """None when every group's rewards are of ordinary size; else, per group (keepdims), the power
     of two that brings max |r| near 1 for the groups near the ends of the range, 0 for the rest."""
@@ -110,7 +121,7 @@ def _batch_scaled(r: np.ndarray, centered: np.ndarray, ddof: int, eps: float) ->
     """centered / (std of all rewards + eps), TRL's scale_rewards="batch"."""
     if r.size <= ddof:  # one reward in the whole batch: no spread to divide by (TRL: std 0)
         return np.zeros_like(r)
-    spread = r - np.mean(r)
+    spread = _centered(r, None)
     # As for groups: standardise after scaling to max |r - mean| = 1, so that tiny or huge
     # rewards neither underflow nor overflow the std.
     s = float(np.max(np.abs(spread)))
