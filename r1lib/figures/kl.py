@@ -354,7 +354,8 @@ def placement_panel(ref: MarkovPolicy, direction: MarkovPolicy, u: np.ndarray) -
         fig = view.update(prof, placement, position, shift)
         err = prof.relative_error[placement]
         return fig, (f"s = {shift:.2f}: sequence KL {prof.kl:.4f} nats; relative error of {placement} "
-                     f"by position: {', '.join(f'{e:.2f}' for e in err)}")
+                     f"at position t = {position}: {err[position - 1]:.2f} "
+                     f"(all positions: {', '.join(f'{e:.2f}' for e in err)})")
 
     placement = w.ToggleButtons(options=list(PLACEMENTS), value="k2 loss", description="placement",
                                 style={"description_width": "initial", "button_width": "auto"})

@@ -195,7 +195,7 @@ class TemperatureView:
         self.mark.set_data([temperature], [H])
         context = self.prompt + lm.decode(self.written[output][:j])
         rank = int(np.sum(p > p[wrote]))
-        status = (f"after <code>{_escape(_short(context, 60))}</code> the output wrote "
+        status = (f"output {output + 1}, position {j}: after <code>{_escape(_short(context, 60))}</code> it wrote "
                   f"<code>{_escape(lm.VOCAB[wrote])}</code> (p = {p1[wrote]:.3f} at T = 1, {p[wrote]:.3f} "
                   f"at T = {temperature:.2f}, rank {rank + 1}); entropy {H:.2f} nats, "
                   f"{_tokens_for(p, 0.9)}")
@@ -214,7 +214,8 @@ def temperature_panel(model, prompt: str, completions: Sequence[str], output: in
 
     view = TemperatureView(model, prompt, completions)
     longest = max(len(z) for z in view.logits)
-    options = [(_short(prompt + c, 48), i) for i, c in enumerate(view.completions)]
+    # Numbered: sampled outputs are often the same text, and equal labels would hide the choice.
+    options = [(f"{i + 1}: {_short(prompt + c, 44)}", i) for i, c in enumerate(view.completions)]
     controls = {
         "output": w.Dropdown(options=options, value=output, description="output",
                              style={"description_width": "initial"}, layout=w.Layout(width="430px")),
