@@ -132,6 +132,12 @@
     if (button) button.addEventListener('click', function () { reset(panel); });
   }
 
+  // Control labels are text (a model's output holds tags like </think>): never markup in the note.
+  function escapeHtml(text) {
+    return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;');
+  }
+
   function unrecorded(panel, index) {
     var ctls = controls(panel);
     var moved = ctls.filter(function (c) { return !atStart(c); });
@@ -140,7 +146,7 @@
     var text = moved.some(function (c) { return position(c) < 0; });
     var what = text
       ? 'Only the starting text was recorded for this page, not yours'
-      : 'This combination (' + moved.map(readout).join(', ') + ') was not recorded for this page: ' +
+      : 'This combination (' + moved.map(readout).map(escapeHtml).join(', ') + ') was not recorded for this page: ' +
         'each control was recorded with the others at their starting values';
     return '<strong>Not recorded.</strong> ' + what + '. The figure above is the last recorded one. ' +
       '<button type="button">Back to the starting values</button> or compute any combination by ' +
