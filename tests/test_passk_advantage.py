@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import r1lib
@@ -74,6 +74,7 @@ def test_k_equal_one_is_grpo_with_the_population_std():
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 40).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))))
+@example((39, 15, 24))
 def test_sum_zero_signs_and_grpo_reweighted(nck):
     """Advantages sum to 0; correct >= 0 >= wrong; and, re-derived here, the pass@k advantage is
     GRPO's (ddof=0) times w = q sigma_1 / sigma with q = C(N_neg-1, k-1)/C(N-1, k-1)."""
@@ -86,10 +87,12 @@ def test_sum_zero_signs_and_grpo_reweighted(nck):
     if c == 0 or neg < k:
         assert np.all(adv == 0)
         return
-    mean = 1 - math.comb(neg, k) / math.comb(n, k)
-    q = math.comb(neg - 1, k - 1) / math.comb(n - 1, k - 1)
-    p_hat = c / n
-    w = q * math.sqrt(p_hat * (1 - p_hat)) / math.sqrt(mean * (1 - mean))
+    # Exact fractions: 1 - R = C(N_neg, k)/C(N, k) can be ~1e-11, and a float 1 - R computed as
+    # 1 - (1 - ...) would keep only ~5 digits of it (hypothesis found (39, 15, 24) in CI).
+    fail_all = Fraction(math.comb(neg, k), math.comb(n, k))
+    q = Fraction(math.comb(neg - 1, k - 1), math.comb(n - 1, k - 1))
+    p_hat = Fraction(c, n)
+    w = float(q) * math.sqrt(float(p_hat * (1 - p_hat)) / float(fail_all * (1 - fail_all)))
     assert np.allclose(adv, w * r1lib.group_advantages(rewards, ddof=0, eps=0.0), rtol=1e-9, atol=1e-12)
 
 
