@@ -90,12 +90,22 @@ def test_byte_order_mark_and_windows_line_ends(tmp_path, capsys, plain):
     assert run_json(capsys, path) == plain
 
 
-def test_float_gold(tmp_path, capsys):
+@pytest.mark.parametrize("grader", ["builtin", "math-verify"])
+def test_float_gold(tmp_path, capsys, grader):
+    """A JSON number as gold is the decimal it prints as, written out: json.dumps writes 1e-05 and
+    1e+20, which math-verify would read with Euler's e."""
+    if grader == "math-verify":
+        pytest.importorskip("math_verify")
     path = tmp_path / "floats.jsonl"
     path.write_text("".join(json.dumps({"problem_id": i, "output": o, "gold": g}) + "\n"
                             for i, o, g in [(1, r"\boxed{\frac{1}{2}}", 0.5), (2, r"\boxed{0.1}", 0.1),
-                                            (3, r"\boxed{3}", 3.0)]))
-    assert run_json(capsys, path)["pass@1"]["mean"] == 1.0
+                                            (3, r"\boxed{3}", 3.0), (4, r"\boxed{0.00001}", 1e-5),
+                                            (5, r"\boxed{100000000000000000000}", 1e20)]))
+    assert "1e-05" in path.read_text() and "1e+20" in path.read_text()
+    code = score.main([str(path), "--grader", grader, "--json", "--no-progress", "--workers", "1"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["pass@1"]["mean"] == 1.0
 
 
 def test_broken_gzip_is_one_clear_error(tmp_path, capsys):

@@ -35,6 +35,10 @@ FLOAT_GOLDS = [
     (r"\boxed{0.5}", np.float64(0.5), True),
     (r"\boxed{0.25}", 0.5, False),
     (r"\boxed{7}", np.int64(7), True),
+    # repr would give "1e-05" and "1e+20", which math-verify reads with Euler's e
+    (r"\boxed{0.00001}", 1e-5, True),
+    (r"\boxed{100000000000000000000}", 1e20, True),
+    (r"\boxed{-0.00000025}", -2.5e-7, True),
 ]
 
 
@@ -52,6 +56,11 @@ def test_gold_text_is_the_decimal_as_written():
     assert grading.gold_text(0.1) == "0.1" and grading.gold_text(np.float64(2.5)) == "2.5"
     assert grading.gold_text(Fraction(1, 3)) == "1/3" and grading.gold_text(np.int64(4)) == "4"
     assert grading.gold_text("x") == "x"
+    # no exponent: the same value written out, checked in exact fractions against the float
+    for x in (1e-5, 1e20, -2.5e-7, 1.25e-10, 3e16, 1.5e300):
+        text = grading.gold_text(x)
+        assert "e" not in text.lower() and Fraction(text) == Fraction(repr(x)), (x, text)
+    assert grading.gold_text(1e-5) == "0.00001" and grading.gold_text(1e20) == "1" + "0" * 20
 
 
 @pytest.mark.parametrize("gold, error, words", [

@@ -44,6 +44,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
+from decimal import Decimal
 from fractions import Fraction
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -115,8 +116,10 @@ def gold_text(gold: Any) -> str:
 
     A str as is; an integer or a Fraction as ``str()`` (``Fraction(1, 2)`` -> ``"1/2"``); a finite
     float as the decimal it prints as (``0.5`` -> ``"0.5"``, ``0.1`` -> ``"0.1"``, not the binary
-    value), the convention ``r1-score`` follows for a JSON number. TypeError for anything else,
-    ValueError for NaN and infinities.
+    value), written out without an exponent (``1e-05`` -> ``"0.00001"``, ``1e20`` ->
+    ``"100000000000000000000"``: math-verify reads ``1e-05`` as Euler's e), the convention
+    ``r1-score`` follows for a JSON number. TypeError for anything else, ValueError for NaN and
+    infinities.
     """
     if type(gold) is str:
         return gold
@@ -129,7 +132,9 @@ def gold_text(gold: Any) -> str:
     if isinstance(gold, float):
         if not math.isfinite(gold):
             raise ValueError(f"gold must be a finite number, got {describe(gold)}")
-        return repr(float(gold))  # float(): numpy's repr would say "np.float64(0.5)"
+        # repr: the shortest decimal that reads back as this float (float(): numpy's repr would
+        # say "np.float64(0.5)"); Decimal's "f" format writes it out without an exponent
+        return format(Decimal(repr(float(gold))), "f")
     return str(gold)
 
 

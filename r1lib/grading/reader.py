@@ -12,7 +12,8 @@ What is accepted besides that plain form:
 - gzip-compressed input (``.jsonl.gz``; recognised by its first bytes, so also on stdin);
 - a UTF-8 byte-order mark at the start (Windows tools write one);
 - a gold that is a JSON number: an integer, or a finite float read as the decimal it prints as
-  (``0.5`` -> ``"0.5"``), the convention :func:`r1lib.is_correct` follows too.
+  (``0.5`` -> ``"0.5"``, ``1e-05`` -> ``"0.00001"``), the convention :func:`r1lib.is_correct`
+  follows too (:func:`r1lib.grading.graders.gold_text`).
 
 A line is bad when it is not JSON, not an object, misses a field, has an output that is neither
 a string nor a non-empty list of strings, a problem id that is neither a string nor an integer, a
@@ -30,6 +31,8 @@ import zlib
 from dataclasses import dataclass, field
 from operator import itemgetter, ne
 from typing import Any, Optional
+
+from .graders import gold_text
 
 __all__ = ["BadInput", "Samples", "read_samples", "read_bytes", "preview", "type_name", "STDIN"]
 
@@ -250,5 +253,5 @@ def _check_record(obj: Any, name: str, number: int, problem_field: str, output_f
     if isinstance(gold, float):
         if not math.isfinite(gold):
             raise BadInput(f"{where}: field '{gold_field}': must be finite, got {gold}")
-        gold = repr(gold)  # 0.5 -> "0.5": graders read strings; exact decimal as written
+        gold = gold_text(gold)  # 0.5 -> "0.5", 1e-05 -> "0.00001": the decimal, as is_correct reads it
     return pid, outputs, gold
