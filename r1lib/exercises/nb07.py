@@ -83,9 +83,9 @@ def _logprob_cases() -> list:
                  "the row at position t is the model's prediction of the token at position t + 1. Which "
                  "rows score the completion's tokens?",
                  "The completion's first token sits at position n_prompt; it is scored by row n_prompt - 1, "
-                 "and the last row (after the last token) scores nothing. Turn each row into "
-                 "log-probabilities first: logits minus their logsumexp (shift by the row maximum so "
-                 "exp cannot overflow), then pick the entry of the token that was written."))
+                 "and the last row (after the last token) scores nothing.",
+                 "Turn each row into log-probabilities before you pick from it: logits minus their logsumexp "
+                 "(shift by the row maximum so exp cannot overflow)."))
 def _check_log_probs(answer):
     for what, logits, ids, n_prompt, expected in _logprob_cases():
         L = len(ids) - n_prompt
@@ -145,8 +145,9 @@ def _reference_advantages(texts: list, gold: int) -> np.ndarray:
                  "Cut each text at '<eos>' before you grade it: r1lib.is_correct(text, gold, "
                  "grader='builtin') reads a bare '85' but not '85<eos>'. The format is the whole text "
                  "matching <think>...</think><answer>...</answer> (the thinking may be empty, the answer "
-                 "not; no tag inside either). Standardise with the sample std (ddof=1); an all-equal "
-                 "group gets advantages of exactly 0."))
+                 "not; no tag inside either).",
+                 "Standardise with the sample std (ddof=1), as TRL and verl do. An all-equal group has "
+                 "std 0: its advantages must be exactly 0, not NaN."))
 def _check_advantages(answer):
     for what, texts, gold in _advantage_cases():
         got = as_array(_quiet_call(answer, list(texts), gold), what, (len(texts),), " (one advantage per output)")
@@ -208,10 +209,11 @@ def _kl_cases() -> list:
           hints=("k3 is notebook 03's estimator, one value per token, computed from the policy's and the "
                  "reference's log-probabilities of the sampled tokens. Which entries of the padded arrays "
                  "are tokens?",
-                 "Build a mask from the lengths (position j of row i is a token when j < lengths[i]); with "
-                 "r = exp(ref_logp - logp), k3 = r - log r - 1. The log's number is the mean over all real "
-                 "tokens of the batch: the masked sum divided by the number of tokens, not by the padded "
-                 "size and not a mean of per-row means."))
+                 "Build a mask from the lengths: position j of row i is a token when j < lengths[i]. The "
+                 "ratio has the reference on top, r = pi_ref / pi.",
+                 "The log's number is the mean over all real tokens of the batch: divide by the number of "
+                 "tokens, not by the padded size, and do not average per-row means (a short completion "
+                 "would weigh as much as a long one)."))
 def _check_kl(answer):
     for what, logp, ref, lengths, mask in _kl_cases():
         got = _quiet_call(answer, logp.copy(), ref.copy(), lengths.copy())
@@ -258,10 +260,11 @@ def _entropy_cases() -> list:
 
 
 @exercise("07.4", title="the entropy of the next-token distribution at temperature T",
-          hints=("Divide the logits by T, turn them into log-probabilities along the last axis (shift by "
-                 "the maximum first), and take H = -sum p log p in nats.",
-                 "log p = z/T - logsumexp(z/T) over the last axis; H = -sum(exp(log p) * log p, axis=-1). "
-                 "One entropy per row: an (L, V) array gives L values; a 1-D vector gives one."))
+          hints=("Work with log-probabilities: with logits in the thousands exp overflows, but log p can "
+                 "be computed without exponentiating anything large (shift by the maximum first).",
+                 "The temperature divides the logits, softmax(z / T); it does not multiply them.",
+                 "Reduce over the last axis only, so that an (L, V) array gives L entropies and a 1-D "
+                 "vector one; use the natural log (nats)."))
 def _check_entropy(answer):
     for what, logits, T in _entropy_cases():
         expected = entropy(logits, temperature=T)
