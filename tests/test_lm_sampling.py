@@ -62,6 +62,22 @@ def test_cached_forward_equals_full_forward(dtype, tol):
     assert kv.length == 10
 
 
+def test_cached_forward_without_positions_continues_the_cache():
+    """The default positions of a later call count on from the tokens already cached (not from
+    0 again, which gave the continuation the position embedding of the sequence's start)."""
+    model = noisy_model()
+    tokens = np.random.default_rng(2).integers(0, 53, (2, 9))
+    full, _ = model.forward(tokens)
+    kv = model.new_kv_cache(2, 24)
+    parts = [model.forward_cached(tokens[:, :4], kv), model.forward_cached(tokens[:, 4:7], kv)]
+    parts += [model.forward_cached(tokens[:, t:t + 1], kv) for t in (7, 8)]
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), full, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="context 24"):
+        model.forward_cached(np.zeros((2, 16), np.int64), kv)       # 9 cached + 16 > 24
+    with pytest.raises(TypeError, match="kv must be a KVCache"):
+        model.forward_cached(tokens, None)
+
+
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-5)])
 @pytest.mark.parametrize("temperature, top_p", [(1.0, 1.0), (0.7, 0.9), (1.5, 0.5)])
 def test_kv_cache_sampling_equals_full_recomputation(dtype, tol, temperature, top_p):

@@ -361,8 +361,20 @@ class Transformer:
 
         Appends the new keys and values to ``kv`` and attends over everything in it, so a prompt
         can be fed whole (the prefill) and then one token per call. Gives the same logits as
-        :meth:`forward` over the whole sequence (up to rounding).
+        :meth:`forward` over the whole sequence (up to rounding). ``positions`` default to
+        ``kv.length, kv.length + 1, ...`` in every row (unpadded rows); left-padded rows pass
+        their own, as in :meth:`forward`.
         """
+        if not isinstance(kv, KVCache):
+            raise TypeError(f"kv must be a KVCache (model.new_kv_cache), got {describe(kv)}")
+        if positions is None:
+            # The new tokens continue the cached ones: counting from 0 again would give them the
+            # position embedding of the sequence's start.
+            B, Tn = _int_matrix(tokens, "tokens").shape
+            if kv.length + Tn > self.config.context:
+                raise ValueError(f"tokens has {Tn} positions after the {kv.length} in the cache, more "
+                                 f"than the context {self.config.context}")
+            positions = np.broadcast_to(np.arange(kv.length, kv.length + Tn), (B, Tn))
         tokens, positions, attention_mask = self._check_inputs(tokens, positions, attention_mask)
         cfg, p = self.config, self.params
         B, Tn = tokens.shape
