@@ -174,6 +174,21 @@ def test_top_p_edge_cases():
     assert top_p_mask(p, 0.8000001).tolist() == [[True, True, True]]
 
 
+@pytest.mark.parametrize("probs, top_p, error, words", [
+    ([[0.5, 0.5]], 0.0, ValueError, ["top_p", "0.0"]),        # would keep nothing, then divide by 0
+    ([[0.5, 0.5]], 1.5, ValueError, ["top_p", "1.5"]),
+    ([[0.5, 0.5]], "0.9", TypeError, ["top_p", "'0.9'"]),
+    ([[0.5, np.nan]], 0.9, ValueError, ["probs", "NaN"]),
+    ([[1.5, -0.5]], 0.9, ValueError, ["probs", "-0.5"]),
+    (0.5, 0.9, ValueError, ["probs", "dimension"]),
+    ("0.5", 0.9, TypeError, ["probs"]),
+])
+def test_top_p_mask_bad_input(probs, top_p, error, words):
+    with pytest.raises(error) as info:
+        top_p_mask(probs, top_p)
+    assert all(w in str(info.value) for w in words), str(info.value)
+
+
 def first_token_distribution(model, prompt, temperature, top_p=1.0):
     logits, _ = model.forward(lm.encode(prompt)[None, :])
     q = softmax(logits[0, -1].astype(np.float64), temperature)

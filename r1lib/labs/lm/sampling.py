@@ -32,7 +32,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ...softmax import log_softmax
-from ...validation import describe, positive_scalar
+from ...validation import describe, float_array, positive_scalar
 from .model import Transformer
 from .tokens import EOS, PAD, decode, encode
 
@@ -148,9 +148,18 @@ def top_p_mask(probs: np.ndarray, top_p: float) -> np.ndarray:
 
     Sort the probabilities in decreasing order; token number :math:`k` in that order is kept when
     the mass before it, :math:`\sum_{i<k} p_{(i)}`, is still below ``top_p`` (so the most likely
-    token is always kept; ties are broken towards the lower token id). Returns a boolean mask of
-    ``probs``' shape.
+    token is always kept; ties are broken towards the lower token id). ``probs`` (..., V) holds
+    probabilities (finite, >= 0) over its last axis, ``top_p`` lies in (0, 1]. Returns a boolean
+    mask of ``probs``' shape.
     """
+    probs = float_array(probs, "probs", min_ndim=1)
+    if (probs < 0).any():
+        raise ValueError(f"probs must be >= 0, got a minimum of {float(probs.min())!r}")
+    return _nucleus(probs, _check_top_p(top_p))
+
+
+def _nucleus(probs: np.ndarray, top_p: float) -> np.ndarray:
+    """:func:`top_p_mask` without the input checks (the sampler's own, checked, distributions)."""
     order = np.argsort(-probs, axis=-1, kind="stable")
     sorted_p = np.take_along_axis(probs, order, axis=-1)
     mass_before = np.cumsum(sorted_p, axis=-1) - sorted_p
@@ -167,7 +176,7 @@ def _choose(logits: np.ndarray, temperature: float, top_p: float, u: np.ndarray)
     logq = logp_policy if temperature == 1.0 else log_softmax(z, temperature)
     q = np.exp(logq)
     if top_p < 1.0:
-        keep = top_p_mask(q, top_p)
+        keep = _nucleus(q, top_p)
         q = np.where(keep, q, 0.0)
         kept_mass = q.sum(axis=-1, keepdims=True)
         q /= kept_mass
