@@ -29,7 +29,7 @@ _MAX_CATEGORIES = 12
 def plain_text(label: str) -> str:
     """A label as a screen reader should read it: matplotlib's mathtext (``$T^2\\,KL$``) turned
     into plain Unicode (``T² KL``), whitespace collapsed."""
-    text = str(label)
+    text = re.sub(r"-\n\s*", "-", str(label))  # a label wrapped after a hyphen reads as one word
     if "$" in text:
         text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", text)
         text = re.sub(r"\\(?:mathdefault|mathrm|mathbf|mathit|mathsf|mathtt|text|operatorname)\{([^{}]*)\}", r"\1", text)
@@ -230,12 +230,14 @@ def _axes_words(ax) -> str:
         parts.append(f"“{title}”")
     if ax.get_images():
         parts.append("an image")
-    xlabel, ylabel = plain_text(ax.get_xlabel()), plain_text(ax.get_ylabel())
-    categories = _categories(ax)
-    if xlabel or categories:
-        parts.append(f"x: {xlabel or 'categories'}" + (f" ({categories})" if categories else ""))
-    if ylabel:
-        parts.append(f"y: {ylabel}")
+    for name, axis, label in (("x", ax.xaxis, ax.get_xlabel()), ("y", ax.yaxis, ax.get_ylabel())):
+        label, categories = plain_text(label), _categories(axis, top_down=name == "y")
+        if label or categories:
+            parts.append(f"{name}: {label or 'categories'}" + (f" ({categories})" if categories else ""))
+    legend = ax.get_legend()
+    heading = plain_text(legend.get_title().get_text()) if legend is not None else ""
+    if heading:  # a legend's title often says what the plot is (no axes title above it)
+        parts.append(f"legend “{heading}”")
     names = _series_names(ax)
     if names:
         shown = names[:_MAX_SERIES_NAMED]
@@ -255,21 +257,30 @@ def _texts(texts, limit: int = 300) -> str:
     return joined if len(joined) <= limit else joined[:limit].rstrip() + "…"
 
 
-def _categories(ax) -> str:
-    """Tick labels that are words (a bar chart's categories), not numbers."""
+def _categories(axis, top_down: bool = False) -> str:
+    """Tick labels that are words (a bar chart's categories, tokens), not numbers, on ``axis``;
+    with ``top_down`` (a y axis) in the order a reader meets them, from the top."""
     from matplotlib.category import StrCategoryFormatter
-    from matplotlib.ticker import FixedFormatter
+    from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter
 
     # Only fixed or categorical ticks can be words; asking a numeric axis for its tick labels
-    # would lay the ticks out (milliseconds per redraw) to find numbers.
-    if not isinstance(ax.xaxis.get_major_formatter(), (FixedFormatter, StrCategoryFormatter)):
+    # would lay the ticks out (milliseconds per redraw) to find numbers. ``set_xticks(ticks,
+    # labels)`` gives a FixedLocator with a FuncFormatter (matplotlib >= 3.5) or a FixedFormatter.
+    formatter = axis.get_major_formatter()
+    fixed = isinstance(formatter, (FixedFormatter, StrCategoryFormatter)) or (
+        isinstance(formatter, FuncFormatter) and isinstance(axis.get_major_locator(), FixedLocator))
+    if not fixed:
         return ""
-    labels = [plain_text(t.get_text()) for t in ax.get_xticklabels()]
-    labels = [t for t in labels if t]
+    ticks = sorted((t.get_position()[1 if top_down else 0], plain_text(t.get_text()))
+                   for t in axis.get_ticklabels())
+    labels = [text for _, text in ticks if text]
+    if top_down and not axis.axes.yaxis_inverted():
+        labels.reverse()
     if not labels or all(re.fullmatch(r"[−\-+]?[\d.,]+(e[−\-+]?\d+)?%?|10[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", t) for t in labels):
         return ""
     shown = labels[:_MAX_CATEGORIES]
-    return ", ".join(shown) + (", …" if len(labels) > len(shown) else "")
+    sep = "; " if any("," in t for t in shown) else ", "  # labels that hold commas stay apart
+    return sep.join(shown) + (f"{sep}…" if len(labels) > len(shown) else "")
 
 
 def _series_names(ax) -> list[str]:
@@ -306,8 +317,8 @@ def describe_figure(fig) -> str:
     elif count == 1:
         lines.append(f"Plot: {words[0] or 'no labels'}.")
     else:
-        names = _positions(axes)
-        described = [(n, w) for n, w in zip(names, words) if w]
+        names, order = _positions(axes)
+        described = [(names[i], words[i]) for i in order if words[i]]  # in reading order
         same = len(described) > 1 and len({w for _, w in described}) == 1
         if same:
             lines.append(f"{_number(count)} plots, each {described[0][1]}.")
@@ -328,18 +339,18 @@ def _number(n: int) -> str:
     return ["No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight"][n] if n < 9 else str(n)
 
 
-def _positions(axes) -> list[str]:
+def _positions(axes) -> tuple[list[str], list[int]]:
     """Where each plot sits: 'Left'/'Right' for a row of two, 'Top'/'Bottom' for a column,
-    otherwise 'Plot 1', 'Plot 2', ... in reading order."""
+    otherwise 'Plot 1', 'Plot 2', ... in reading order; and the axes' indices in reading order."""
     boxes = [ax.get_position() for ax in axes]
     if len(axes) == 2:
         (a, b) = boxes
         if abs(a.y0 - b.y0) < 0.05:
-            return ["Left", "Right"] if a.x0 <= b.x0 else ["Right", "Left"]
+            return (["Left", "Right"], [0, 1]) if a.x0 <= b.x0 else (["Right", "Left"], [1, 0])
         if abs(a.x0 - b.x0) < 0.05:
-            return ["Top", "Bottom"] if a.y0 >= b.y0 else ["Bottom", "Top"]
+            return (["Top", "Bottom"], [0, 1]) if a.y0 >= b.y0 else (["Bottom", "Top"], [1, 0])
     order = sorted(range(len(axes)), key=lambda i: (-round(boxes[i].y1, 2), boxes[i].x0))
     names = [""] * len(axes)
     for rank, i in enumerate(order):
         names[i] = f"Plot {rank + 1}"
-    return names
+    return names, order

@@ -189,6 +189,34 @@ def test_describe_names_titles_axes_series_and_categories():
                      "y: probability; series: teacher. Right: x: temperature τ; y: loss; series: T² KL(p_t‖p_s).")
 
 
+def test_describe_names_fixed_tick_words_on_either_axis_and_legend_titles():
+    # set_xticks(ticks, labels) (a FixedLocator with a FuncFormatter in matplotlib >= 3.5) and a
+    # horizontal bar chart's categories are what the bars are: the alt text must name them.
+    fig, (left, right) = plt.subplots(1, 2)
+    left.barh(["dropped", "kept, right"], [1, 3])  # drawn bottom up, read top down
+    left.set_xlabel("outputs")
+    right.bar(range(3), [1, 2, 3], label="pass@1")
+    right.set_xticks(range(3), ["base", "student-\nsft", "r1"], fontsize=8)
+    right.set_yticks([0, 1.5, 3], ["0", "1.5", "3"])  # numbers: not categories
+    right.set_ylabel("pass@1 (%)")
+    right.legend(title="advantage $A = +1$")
+    words = describe.describe_figure(fig)
+    plt.close(fig)
+    assert words == ("Two plots. Left: x: outputs; y: categories (kept, right; dropped). Right: x: categories "
+                     "(base, student-sft, r1); y: pass@1 (%); legend “advantage A = +1”; series: pass@1.")
+
+
+def test_describe_lists_plots_in_reading_order_whatever_the_axes_order():
+    fig = plt.figure()
+    lower = fig.add_axes([0.1, 0.1, 0.8, 0.3])
+    upper = fig.add_axes([0.2, 0.6, 0.7, 0.3])
+    lower.set_title("below")
+    upper.set_title("above")
+    words = describe.describe_figure(fig)
+    plt.close(fig)
+    assert words == "Two plots. Plot 1: “above”. Plot 2: “below”."
+
+
 def test_describe_colour_bars_images_and_grids():
     fig, axes = plt.subplots(2, 2)
     im = axes[0, 0].imshow(np.eye(3), cmap="viridis")
