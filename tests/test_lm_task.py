@@ -164,6 +164,20 @@ def test_problems_are_seeded_and_plain_expressions():
         assert A.split_of(q) == "test"
 
 
+def test_asking_for_more_problems_than_a_split_holds_raises():
+    """It looped forever. The two splits' counts, read from the messages, add up to every question
+    sample_question can draw: 900 x 900 sums, 900 x 901 / 2 differences, 90 x 8 products."""
+    counts = {}
+    for split in A.SPLITS:
+        with pytest.raises(ValueError, match=rf"n=1216171 is more than the \d+ distinct {split}") as info:
+            A.problems(1_216_171, split=split, rng=np.random.default_rng(0))
+        counts[split] = int(re.search(r"the (\d+) distinct", str(info.value)).group(1))
+    assert counts["test"] + counts["train"] == 900 * 900 + 900 * 901 // 2 + 90 * 8
+    assert counts["test"] / (counts["test"] + counts["train"]) == pytest.approx(0.2, abs=0.005)
+    with pytest.raises(ValueError, match="distinct test"):
+        A.problems(counts["test"] + 1, split="test", rng=np.random.default_rng(0))
+
+
 def test_rewards_read_the_decoded_text():
     golds = [632] * 8
     outs = ["<think>7+5=12,4+8+1=12+1=13,3+2+1=5+1=6</think><answer>632</answer><eos>",

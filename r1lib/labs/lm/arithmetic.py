@@ -33,6 +33,7 @@ a fifth of all problems are test problems.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any, NamedTuple, Optional, Sequence
@@ -104,8 +105,28 @@ def split_of(question: str) -> str:
     """``"test"`` for one problem in five, ``"train"`` for the rest: a hash of the question's text,
     so the split is the same on every machine and a problem is never in both."""
     _parse(question)
+    return "test" if _in_test(question) else "train"
+
+
+def _in_test(question: str) -> bool:
     digest = hashlib.blake2b(question.encode(), digest_size=8).digest()
-    return "test" if int.from_bytes(digest, "big") % _TEST_SHARE == 0 else "train"
+    return int.from_bytes(digest, "big") % _TEST_SHARE == 0
+
+
+def _all_questions():
+    """Every question :func:`sample_question` can draw, each once."""
+    for a in range(100, 1000):
+        yield from (f"{a}+{b}" for b in range(100, 1000))
+        yield from (f"{a}-{b}" for b in range(100, a + 1))
+    for a in range(10, 100):
+        yield from (f"{a}*{b}" for b in range(2, 10))
+
+
+@functools.lru_cache(maxsize=None)
+def _split_size(split: str) -> int:
+    """How many distinct questions of ``split`` there are (242,986 test, 973,184 train; about a
+    second to count, so only counted when a request might exceed them)."""
+    return sum(_in_test(q) == (split == "test") for q in _all_questions())
 
 
 def sample_question(rng: np.random.Generator) -> str:
@@ -136,12 +157,17 @@ def problems(n: int, *, split: str = "test", rng: np.random.Generator) -> tuple[
 
     ``prompts[i]`` is ``question + "="`` (the question a plain expression, ``question_of`` gets it
     back) and ``golds[i]`` its value, an int. Draws questions with :func:`sample_question` and keeps
-    those of ``split`` (``"train"`` or ``"test"``), without repeats.
+    those of ``split`` (``"train"`` or ``"test"``), without repeats; ``n`` larger than the
+    split's number of distinct problems (about 243k test, 973k train) raises ValueError.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {describe(n)}")
     split = check_option(split, "split", SPLITS)
     rng = _check_rng(rng)
+    # Each split holds a fifth or four fifths of 1.2M questions, so up to 100k are always there;
+    # beyond, count them: asking for more would otherwise loop forever.
+    if n > 100_000 and n > _split_size(split):
+        raise ValueError(f"n={n} is more than the {_split_size(split)} distinct {split} problems")
     seen: dict[str, None] = {}
     while len(seen) < n:
         q = sample_question(rng)
