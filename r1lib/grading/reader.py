@@ -135,8 +135,11 @@ def read_samples(path: str, *, problem_field: str = "problem_id", output_field: 
     numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
     # Speed: one json.loads for the whole file. It is only trusted when it yields one object per
     # line; anything else (a bad line) goes through the line-by-line path for the exact message.
-    # (Fooling the count takes a line broken inside a string that the next line completes *and*
-    # two objects on another line; such a file would be read as the objects it spells.)
+    # (Fooling the count takes an object broken across two lines between its members, which the
+    # comma that joins the lines completes ('{"a": 1' then '"b": 2}'; a string cannot hold a raw
+    # line break), *and* two objects on another line: such a file is read as the objects it
+    # spells, with or without skip_bad. Parsing line by line would catch it at about 1.4 times
+    # the reading time, measured on 300k lines.)
     records: Optional[list] = None
     try:
         parsed = json.loads("[" + ",".join(lines[i - 1] for i in numbers) + "]")
