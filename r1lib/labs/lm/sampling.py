@@ -416,6 +416,19 @@ def _encode_all(texts: list[str], name: str) -> list[np.ndarray]:
     return out
 
 
+def _encode_prompts(texts: list[str], max_tokens: Optional[int] = None) -> list[np.ndarray]:
+    """The prompts' ids, checked here so that errors name ``prompts`` (the text functions'
+    parameter), not the token-level ``prompt_ids`` they are passed on as."""
+    ids = _encode_all(texts, "prompts")
+    for i, p in enumerate(ids):
+        if len(p) == 0:
+            raise ValueError(f"prompts[{i}] is empty: a prompt needs at least one token")
+        if max_tokens is not None and len(p) > max_tokens:
+            raise ValueError(f"prompts[{i}] has {len(p)} tokens; the context ({max_tokens + 1}) leaves "
+                             f"no room for a completion")
+    return ids
+
+
 def generate(model: Transformer, prompts: Sequence[str], *, n: int = 1, temperature: float = 1.0,
              top_p: float = 1.0, max_new_tokens: Optional[int] = None,
              rng: np.random.Generator) -> list[list[str]]:
@@ -425,8 +438,9 @@ def generate(model: Transformer, prompts: Sequence[str], *, n: int = 1, temperat
     model chose. One cut by ``max_new_tokens`` or the context has no ``"<eos>"``. Parameters as in
     :func:`sample`.
     """
+    model = _check_model(model)
     texts = _check_texts(prompts, "prompts")
-    ids = _encode_all(texts, "prompts")
+    ids = _encode_prompts(texts, model.config.context - 1)
     s = sample(model, ids, n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, rng=rng)
     flat = [decode(row[:k]) for row, k in zip(s.completions, s.lengths)]
     return [flat[i * n:(i + 1) * n] for i in range(len(texts))]
@@ -445,7 +459,7 @@ def log_probs(model: Transformer, prompts: Sequence[str], completions: Sequence[
                         f"got {describe(completions)}")
     nested = not all(isinstance(c, str) for c in completions)
     groups = [_check_texts(c, f"completions[{i}]") if nested else [c] for i, c in enumerate(completions)]
-    prompt_ids = _encode_all(texts, "prompts")
+    prompt_ids = _encode_prompts(texts)
     rows_p = [prompt_ids[i] for i, g in enumerate(groups) for _ in g]
     rows_c = _encode_all([c for g in groups for c in g], "completions")
     scored = completion_log_probs(model, rows_p, rows_c)
