@@ -196,6 +196,25 @@ def underscore_violations(modules: dict[str, Module], top: str) -> list[str]:
     return problems
 
 
+def face_violations(modules: dict[str, Module], top: str) -> list[str]:
+    """Modules inside the package that reach for the face: names from ``top/__init__.py``
+    (``from r1lib import pass_at_k``, ``import r1lib`` then ``r1lib.pass_at_k``) or the other
+    face modules (``r1lib.score``). ``from r1lib import metrics`` (a module) is fine."""
+    problems = []
+    for mod in modules.values():
+        if mod.name in FACE_MODULES or mod.name == top:
+            continue
+        for line, target, names in mod.imports:
+            if target == top and not names:
+                problems.append(f"{mod.path}:{line}: imports {top} itself (the face): import the "
+                                f"module that holds the name instead")
+            elif target == top and not all(f"{top}.{n}" in modules for n in names):
+                problems.append(f"{mod.path}:{line}: imports names from {top}/__init__.py (the face): {names}")
+            if target in FACE_MODULES - {top} or any(f"{target}.{n}" in FACE_MODULES - {top} for n in names):
+                problems.append(f"{mod.path}:{line}: imports the entry point {target} {names or ''}".rstrip())
+    return problems
+
+
 def cycle_report(modules: dict[str, Module], graph: dict[str, set]) -> list[str]:
     return [" <-> ".join(str(modules[m].path.relative_to(modules[m].path.parents[len(m.split('.')) - 1]))
                          if m in modules else m for m in comp)
@@ -232,12 +251,8 @@ def test_r1lib_never_imports_another_modules_underscore_names():
 
 
 def test_the_face_is_imported_by_nothing_inside():
-    for mod in R1LIB.values():
-        for line, target, names in mod.imports:
-            if target == "r1lib" and mod.name != "r1lib":
-                assert all(f"r1lib.{n}" in R1LIB for n in names), \
-                    f"{mod.path}:{line}: imports names from r1lib/__init__.py (the face): {names}"
-            assert target not in FACE_MODULES - {"r1lib"}, f"{mod.path}:{line}: imports {target}"
+    problems = face_violations(R1LIB, "r1lib")
+    assert not problems, "\n".join(problems)
 
 
 # ----------------------------------------------------------------------------------- benchmarks
@@ -328,6 +343,23 @@ def test_checker_finds_underscore_names(tmp_path):
     assert any("c.py" in p and "_secret" in p for p in problems), problems
 
 
+def test_checker_finds_imports_of_the_face(tmp_path):
+    pkg = _write(tmp_path, {
+        "r1lib/__init__.py": "from .metrics import m\n",
+        "r1lib/metrics.py": "def m():\n    pass\n",
+        "r1lib/score.py": "from .metrics import m\n",
+        "r1lib/labs/__init__.py": "",
+        "r1lib/labs/a.py": "def f():\n    import r1lib\n    return r1lib.m()\n",
+        "r1lib/labs/b.py": "from .. import m\n",
+        "r1lib/labs/c.py": "from r1lib import score\n",
+        "r1lib/labs/ok.py": "from .. import metrics\nimport r1lib.metrics\n",
+    })
+    problems = face_violations(read_modules(pkg), "r1lib")
+    for bad in ("a.py", "b.py", "c.py"):
+        assert sum(bad in p for p in problems) == 1, (bad, problems)
+    assert not any("ok.py" in p for p in problems), problems
+
+
 def test_checker_passes_a_clean_package(tmp_path):
     pkg = _write(tmp_path, {
         "r1lib/__init__.py": "from .labs import toy\nfrom .metrics import m\n",
@@ -341,6 +373,7 @@ def test_checker_passes_a_clean_package(tmp_path):
     assert not find_cycles(edges(mods, "r1lib"))
     assert not layer_violations(mods, "r1lib")
     assert not underscore_violations(mods, "r1lib")
+    assert not face_violations(mods, "r1lib")
 
 
 @pytest.mark.parametrize("layer,target,ok", [("labs", "grading", True), ("grading", "labs", False),
