@@ -39,7 +39,7 @@ def _three(out, case: str, shape: tuple) -> list[np.ndarray]:
 
 
 @exercise("03.1", title="k1, k2 and k3 from log-probabilities",
-          hints=("Section 2's table writes all three from one quantity, log r. Build it from the two "
+          hints=("Section 1's table writes all three from one quantity, log r. Build it from the two "
                  "arrays of log-probabilities, never from probabilities.",
                  "log r = ref_logp - logp (the reference on top). k3 needs r - 1: np.expm1 keeps it exact "
                  "near r = 1, and the exponential of a *difference* of log-probabilities stays finite where "
