@@ -14,7 +14,7 @@ from r1lib.labs.lm import arithmetic as A
 from r1lib.labs.lm import stages as S
 from r1lib.labs.lm.model import Config, Transformer
 from r1lib.labs.lm.sampling import completion_log_probs, log_probs, sample
-from r1lib.labs.lm.tokens import encode
+from r1lib.labs.lm.tokens import decode, encode
 
 TINY64 = Config(context=48, d_model=16, n_layers=1, n_heads=2, d_mlp=32, dtype="float64")
 TINY = Config(context=64, d_model=16, n_layers=1, n_heads=2, d_mlp=32)
@@ -170,7 +170,6 @@ def test_rejection_sampling_keeps_only_correct_formatted_outputs(monkeypatch):
     calls = {}
 
     def fake_sample(model, ids, **kw):
-        from r1lib.labs.lm.tokens import decode
         out = sample(model, ids, **kw)
         fake_texts.prompts = [decode(ids[i]) for i in out.prompt_index]
         calls["n"] = calls.get("n", 0) + 1
@@ -223,12 +222,32 @@ def test_evaluation_metrics_agree_with_the_per_sample_results():
     assert m["pass@1_se"] == pytest.approx(se)
 
 
-def test_a_stand_in_model_that_writes_the_working_is_graded_right():
-    """evaluate() on a fake model whose samples are the right worked solutions: all correct."""
+def test_evaluate_grades_each_sample_against_its_own_problem(monkeypatch):
+    """evaluate() with a stand-in policy that writes the right worked solution in every other
+    sample and a wrong bare answer in the rest, over batches of 2 of the 5 prompts: each sample
+    must be graded against its own problem's gold (a gold taken from the wrong batch or row
+    would turn right working into a wrong grade)."""
     prompts, golds = A.problems(5, rng=np.random.default_rng(10))
-    texts = [A.worked_solution(A.question_of(p)) + "<eos>" for p in prompts]
-    assert A.accuracy_reward(texts, golds).tolist() == [1.0] * 5
-    assert A.format_reward(texts).tolist() == [1.0] * 5
+    seen = {}
+
+    def fake_sample(model, ids, **kw):
+        out = sample(model, ids, **kw)
+        seen["prompts"] = [decode(ids[i]) for i in out.prompt_index]
+        return out
+
+    def fake_texts(s):
+        return [A.worked_solution(A.question_of(p)) + "<eos>" if r % 2 == 0
+                else "<think></think><answer>1000000</answer><eos>" for r, p in enumerate(seen["prompts"])]
+
+    monkeypatch.setattr(S, "sample", fake_sample)
+    monkeypatch.setattr(S, "_texts", fake_texts)
+    ev = S.evaluate(tiny(TINY), prompts, golds, n=4, seed=0, batch_prompts=2)
+    expected = np.tile([True, False], (5, 2))
+    assert np.array_equal(ev.correct, expected) and np.array_equal(ev.working, expected)
+    assert ev.formatted.all() and ev.golds == golds
+    m = ev.metrics(ks=(1, 4))
+    assert (m["pass@1"], m["pass@k"]["4"]) == (0.5, 1.0)
+    assert (m["accuracy_with_working"], m["accuracy_without_working"]) == (1.0, 0.0)
 
 
 @pytest.mark.parametrize("call, match", [
@@ -239,6 +258,13 @@ def test_a_stand_in_model_that_writes_the_working_is_graded_right():
     (lambda: S.sft(tiny(TINY), {"prompts": [], "completions": []}), "no kept output"),
     (lambda: S.sft(tiny(TINY), ["1+1=2"]), "samples"),
     (lambda: S.pretrain(TINY, steps=3, stop_after=0), "stop_after"),
+    (lambda: S.grpo(tiny(TINY), tiny(TINY), snapshot_every=0), "snapshot_every"),
+    (lambda: S.evaluate(tiny(TINY), ["1+1="], [2, 3]), "1 prompts and 2 golds"),
+    (lambda: S.evaluate(tiny(TINY), ["1+1=", "2+2="], [2]), "2 prompts and 1 golds"),
+    (lambda: S.evaluate(tiny(TINY), [], []), "non-empty"),
+    (lambda: S.evaluate(tiny(TINY), "1+1=", [2]), "not strings"),
+    (lambda: S.evaluate(tiny(TINY), ["1+1="], [2], batch_prompts=0), "batch_prompts"),
+    (lambda: S.rejection_sample(tiny(TINY), batch_prompts=0), "batch_prompts"),
 ])
 def test_bad_arguments(call, match):
     with pytest.raises((TypeError, ValueError), match=match):

@@ -250,6 +250,7 @@ def grpo(model: Transformer, reference: Transformer, *, steps: int = 200, prompt
     G = _check_count(group_size, "group_size", 2)
     minibatches = _check_count(minibatches, "minibatches")
     epochs = _check_count(epochs, "epochs")
+    snapshot_every = _check_count(snapshot_every, "snapshot_every")
     if minibatches > P * G:
         raise ValueError(f"minibatches={minibatches} exceeds the batch of {P * G} completions")
     rng = np.random.default_rng(seed)
@@ -330,6 +331,7 @@ def rejection_sample(model: Transformer, *, n_prompts: int = 2000, n_samples: in
     model = _check_model(model)
     n_prompts = _check_count(n_prompts, "n_prompts")
     n_samples = _check_count(n_samples, "n_samples")
+    batch_prompts = _check_count(batch_prompts, "batch_prompts")
     rng = np.random.default_rng(seed)
     prompts, golds = task.problems(n_prompts, split="train", rng=rng)
     kept_p, kept_c = [], []
@@ -566,8 +568,15 @@ def evaluate(model: Transformer, prompts: Sequence[str], golds: Sequence[int], *
     """Sample ``n`` completions of each prompt and grade them with the builtin grader."""
     model = _check_model(model)
     n = _check_count(n, "n")
-    rng = np.random.default_rng(seed)
+    batch_prompts = _check_count(batch_prompts, "batch_prompts")
+    if isinstance(prompts, str) or isinstance(golds, str):
+        raise TypeError("prompts and golds must be lists (one entry per problem), not strings")
     prompts, golds = list(prompts), list(golds)
+    if not prompts or len(prompts) != len(golds):
+        # a shorter golds list failed with an IndexError, a longer one was silently cut
+        raise ValueError(f"prompts and golds must be non-empty and of the same length, got "
+                         f"{len(prompts)} prompts and {len(golds)} golds")
+    rng = np.random.default_rng(seed)
     correct, formatted, working, lengths, answers = [], [], [], [], []
     for i in range(0, len(prompts), batch_prompts):
         ps = prompts[i:i + batch_prompts]
