@@ -120,6 +120,14 @@ def test_reverse_kl_grad_by_finite_differences_and_sums_to_zero():
     np.testing.assert_allclose(S.reverse_kl_grad(zt + 3.0, zt), 0.0, atol=1e-15)
 
 
+def test_learning_rate_schedule_is_the_docstring_formula():
+    lr, S_, w, r = 2e-3, 22, 5, 0.1      # the cosine runs over t = 5 ... 21: t = 9 is a quarter of it
+    assert [S.lr_at(t, S_, lr, w, r) for t in range(w)] == pytest.approx([lr * (t + 1) / w for t in range(w)])
+    assert S.lr_at(w, S_, lr, w, r) == pytest.approx(lr)
+    assert S.lr_at(S_ - 1, S_, lr, w, r) == pytest.approx(r * lr)
+    assert S.lr_at(9, S_, lr, w, r) == pytest.approx(lr * (r + (1 - r) * 0.5 * (1 + np.cos(np.pi / 4))))
+
+
 def test_pretraining_lowers_the_loss_and_is_seeded():
     model, log = S.pretrain(TINY, steps=40, batch_size=16, lr=1e-2, warmup=5, seed=3)
     assert len(log["loss"]) == 40 and len(log["grad_norm"]) == 40

@@ -82,9 +82,10 @@ def pad_batch(texts: Sequence[str]) -> np.ndarray:
 
 
 def lr_at(step: int, steps: int, lr: float, warmup: int, final_ratio: float) -> float:
-    r"""The learning rate at ``step`` (0-based): linear warm-up over ``warmup`` steps, then a cosine
-    from ``lr`` down to ``final_ratio * lr`` at the last step,
-    :math:`\eta_t = \eta\,(r + (1-r)\tfrac12(1+\cos\pi\,\tfrac{t-w}{S-w}))`."""
+    r"""The learning rate at ``step`` (0-based): linear warm-up over ``warmup`` steps,
+    :math:`\eta_t = \eta\,(t+1)/w` for :math:`t < w`, then a cosine from ``lr`` down to
+    ``final_ratio * lr`` at the last step :math:`t = S-1`,
+    :math:`\eta_t = \eta\,(r + (1-r)\tfrac12(1+\cos\pi\,\tfrac{t-w}{S-1-w}))`."""
     if step < warmup:
         return lr * (step + 1) / warmup
     frac = (step - warmup) / max(1, steps - 1 - warmup)
@@ -130,7 +131,7 @@ def _lm_step(model: Transformer, opt: AdamW, ids: np.ndarray, weights: np.ndarra
     The rows are sorted by length and cut into ``micro_batches`` buckets, each padded only to its
     own longest row, and the buckets' gradients are summed before the one optimizer step. The
     objective is the same (every token's loss divided by the whole batch's token count); only the
-    padding goes: the corpus's texts run from 9 to 62 tokens, so half of a batch padded to its
+    padding goes: the corpus's texts run from 8 to 65 tokens, so half of a batch padded to its
     longest row is padding, and a step costs about 30% less this way.
     """
     lengths = (weights | (ids != PAD)).sum(axis=1)
