@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from exercisetools import assert_tiers_hide_the_recipe
 from r1lib import exercises
 from r1lib.exercises import nb03
 
@@ -221,3 +222,19 @@ def test_a_correct_monte_carlo_answer_with_another_sampler_also_passes():
         log_r = np.log(p_ref[tok]) - np.log(p[tok])
         return float(np.mean(np.expm1(log_r) - log_r))
     assert exercises.check("03.2", with_choice) is True
+
+
+# Each exercise's recipe, as the words a hint would need to give it away in one go.
+RECIPES = {
+    "03.1": ('ref_logp - logp', '-log r', '(log r)^2 / 2', 'r - 1 - log r'),
+    "03.2": ('sample_tokens', 'pi_theta', 'kl_k3', 'mean'),
+    "03.3": ('Var L', '(E L)^2', 'sigma^2'),
+    "03.4": ('e^L - 1', 'e_o - pi_theta', 'weighted by pi_theta(o)'),
+    "03.5": ('one-hot', 'weighting by pi_theta(o)', 'k1'),
+    "03.6": ('reward-to-go', 'pi(o1)', 'o1 = a', 'one-token KL gradient'),
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(RECIPES))
+def test_hints_come_in_tiers_and_no_tier_states_the_whole_recipe(exercise_id):
+    assert_tiers_hide_the_recipe(exercise_id, RECIPES[exercise_id])

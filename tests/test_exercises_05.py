@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from exercisetools import assert_tiers_hide_the_recipe
 from r1lib import exercises
 
 
@@ -122,3 +123,17 @@ def test_05_4_an_all_equal_group_that_divides_by_zero_is_reported_not_raised(cap
             return np.abs((r - r.mean()) / (r.std(ddof=1) if scale == "group" else 1.0)).mean()
     ok, out = _grade("05.4", naive, capsys)
     assert not ok and "non-finite" in out, out
+
+
+# Each exercise's recipe, as the words a hint would need to give it away in one go.
+RECIPES = {
+    "05.1": ('-A_i', 'max_completion_length', 'number of rows', 'total'),
+    "05.2": ('log space', 'mask', 'n_i', 'exp(sum'),
+    "05.3": ('exp(-delta) + delta - 1', '1 - exp(-delta)', 'k2'),
+    "05.4": ('ddof = 1', 'c(G - c)', 'sqrt'),
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(RECIPES))
+def test_hints_come_in_tiers_and_no_tier_states_the_whole_recipe(exercise_id):
+    assert_tiers_hide_the_recipe(exercise_id, RECIPES[exercise_id])

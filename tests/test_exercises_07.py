@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from exercisetools import assert_tiers_hide_the_recipe
 from r1lib import exercises
 from r1lib.exercises import nb07
 
@@ -284,3 +285,17 @@ def test_feedback_never_shows_the_expected_numbers(capsys):
     ok, out = _check("07.3", lambda a, b, c: 0.5 * good_kl(a, b, c), capsys)
     assert ok is False
     assert f"{expected:.4f}" not in out and f"{expected:.3g}" not in out
+
+
+# Each exercise's recipe, as the words a hint would need to give it away in one go.
+RECIPES = {
+    "07.1": ('n_prompt - 1', 'logsumexp', 'row'),
+    "07.2": ('accuracy + format', '<eos>', 'ddof=1'),
+    "07.3": ('j < lengths[i]', 'pi_ref / pi', 'number of tokens', 'r - 1 - log r'),
+    "07.4": ('z / T', 'shift by the maximum', 'p log p'),
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(RECIPES))
+def test_hints_come_in_tiers_and_no_tier_states_the_whole_recipe(exercise_id):
+    assert_tiers_hide_the_recipe(exercise_id, RECIPES[exercise_id])
