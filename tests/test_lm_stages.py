@@ -118,6 +118,10 @@ def test_reverse_kl_grad_by_finite_differences_and_sums_to_zero():
         np.testing.assert_allclose(g[:, i], (up - down) / (2 * h), rtol=1e-6, atol=1e-10)
     # zero where the student already equals the teacher (up to a constant shift of the logits)
     np.testing.assert_allclose(S.reverse_kl_grad(zt + 3.0, zt), 0.0, atol=1e-15)
+    with pytest.raises(ValueError, match="teacher_logits contains -inf"):
+        S.reverse_kl_grad(zs, np.where(zt > 0, zt, -np.inf))       # gave NaN
+    with pytest.raises(ValueError, match=r"student_logits has shape \(5, 7\), teacher_logits \(5, 6\)"):
+        S.reverse_kl_grad(zs, zt[:, :6])
 
 
 def test_learning_rate_schedule_is_the_docstring_formula():

@@ -45,7 +45,7 @@ from ...grpo import group_advantages
 from ...grpo_loss import clip_fractions, grpo_loss_and_grad
 from ...kl_estimators import kl_k3
 from ...metrics import maj_at_k, pass_at_k
-from ...validation import describe
+from ...validation import describe, float_array
 from . import arithmetic as task
 from .model import Config, Transformer
 from .optim import AdamW, clip_grad_norm
@@ -477,10 +477,12 @@ def reverse_kl_grad(student_logits: np.ndarray, teacher_logits: np.ndarray) -> n
     p^s_i)`; the :math:`\sum_j p^s_j \cdot 1` term from the log vanishes). The value is r1lib's
     ``distillation_loss(student_logits, teacher_logits)`` with the roles swapped (its first
     argument is the distribution the KL averages over). Rows are examples, the last axis the
-    vocabulary.
+    vocabulary; both finite and of one shape (a masked class, -inf, would give inf - inf = NaN).
     """
-    zs = np.asarray(student_logits, dtype=np.float64)
-    zt = np.asarray(teacher_logits, dtype=np.float64)
+    zs = float_array(student_logits, "student_logits", min_ndim=1).astype(np.float64, copy=False)
+    zt = float_array(teacher_logits, "teacher_logits", min_ndim=1).astype(np.float64, copy=False)
+    if zs.shape != zt.shape:
+        raise ValueError(f"student_logits has shape {zs.shape}, teacher_logits {zt.shape}")
     ls = zs - zs.max(-1, keepdims=True)
     ls -= np.log(np.exp(ls).sum(-1, keepdims=True))
     lt = zt - zt.max(-1, keepdims=True)
