@@ -345,9 +345,10 @@ def _positions(axes) -> tuple[list[str], list[int]]:
     boxes = [ax.get_position() for ax in axes]
     if len(axes) == 2:
         (a, b) = boxes
-        if abs(a.y0 - b.y0) < 0.05:
+        # side by side (even of different heights, e.g. a plot beside a block of text), or stacked
+        if a.x1 <= b.x0 + 0.01 or b.x1 <= a.x0 + 0.01 or abs(a.y0 - b.y0) < 0.05:
             return (["Left", "Right"], [0, 1]) if a.x0 <= b.x0 else (["Right", "Left"], [1, 0])
-        if abs(a.x0 - b.x0) < 0.05:
+        if a.y1 <= b.y0 + 0.01 or b.y1 <= a.y0 + 0.01 or abs(a.x0 - b.x0) < 0.05:
             return (["Top", "Bottom"], [0, 1]) if a.y0 >= b.y0 else (["Bottom", "Top"], [1, 0])
     order = sorted(range(len(axes)), key=lambda i: (-round(boxes[i].y1, 2), boxes[i].x0))
     names = [""] * len(axes)

@@ -212,9 +212,23 @@ def test_describe_lists_plots_in_reading_order_whatever_the_axes_order():
     upper = fig.add_axes([0.2, 0.6, 0.7, 0.3])
     lower.set_title("below")
     upper.set_title("above")
-    words = describe.describe_figure(fig)
+    assert describe.describe_figure(fig) == "Two plots. Top: “above”. Bottom: “below”."
     plt.close(fig)
-    assert words == "Two plots. Plot 1: “above”. Plot 2: “below”."
+    # a short plot left of a taller block of text (notebook 07's training-step panel): left, right
+    fig = plt.figure()
+    text = fig.add_axes([0.34, 0.04, 0.65, 0.84])
+    plot = fig.add_axes([0.06, 0.14, 0.25, 0.66])
+    text.set_axis_off()
+    text.text(0, 1, "completions")
+    plot.set_xlabel("GRPO step")
+    assert describe.describe_figure(fig) == "Two plots. Left: x: GRPO step. Right: text “completions”."
+    plt.close(fig)
+    # three plots: rows from the top, left to right within a row
+    fig = plt.figure()
+    for title, box in (("c", [0.1, 0.1, 0.8, 0.3]), ("b", [0.55, 0.6, 0.4, 0.3]), ("a", [0.1, 0.6, 0.4, 0.3])):
+        fig.add_axes(box).set_title(title)
+    assert describe.describe_figure(fig) == "Three plots. Plot 1: “a”. Plot 2: “b”. Plot 3: “c”."
+    plt.close(fig)
 
 
 def test_describe_colour_bars_images_and_grids():
