@@ -168,8 +168,9 @@ class Panel:
     def exercise(self) -> dict:
         """Move every control to its minimum, maximum and back to its start value.
 
-        Returns the update times in seconds. Raises if any update raised, so a notebook cell that
-        calls this checks the callback at the extremes (nbval only runs the start values).
+        Returns ``{"updates": n, "median_ms": ..., "max_ms": ...}``, the wall time of the updates
+        it caused. Raises if any update of the panel has raised, so a notebook cell that calls this
+        checks the callback at the extremes (nbval only runs the start values).
         """
         times: list[float] = []
         for control in self.controls.values():
