@@ -139,3 +139,21 @@ def test_stdin_through_the_real_command(tmp_path, plain):
     got = json.loads(proc.stdout)
     assert got["a"]["file"] == "<stdin>" and got["paired"]["pass@1"]["mean"] == 0.0
     assert got["a"]["pass@1"] == plain["pass@1"]
+
+
+def test_lines_that_are_json_only_when_joined_are_bad_lines(tmp_path, capsys):
+    """Three lines, none of them a JSON object on its own, that a reader parsing the lines
+    joined by commas as one array would take for three samples: an object broken between its
+    members (the joining comma completes it) and two objects on one line. Then one good line."""
+    one = {"problem_id": "q1", "output": r"\boxed{3}", "gold": "3"}
+    text = (json.dumps(one)[:-1].replace(', "gold"', '\n"gold"') + "}\n"
+            + json.dumps(one) + "," + json.dumps(one) + "\n")
+    lines = text.splitlines()
+    assert len(lines) == 3 and len(json.loads("[" + ",".join(lines) + "]")) == 3
+    path = tmp_path / "joined.jsonl"
+    path.write_text(text + json.dumps(one) + "\n")
+    args = [str(path), "--grader", "builtin", "--no-progress", "--workers", "1"]
+    assert score.main(args) == 2
+    assert f"{path}:1: not valid JSON" in capsys.readouterr().err
+    got = run_json(capsys, path, "--skip-bad")
+    assert (got["bad_lines"], got["samples"]) == (3, 1)

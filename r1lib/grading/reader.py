@@ -133,17 +133,15 @@ def read_samples(path: str, *, problem_field: str = "problem_id", output_field: 
     name = samples.name
     lines = _text(read_bytes(path), name).split("\n")  # not splitlines(): JSON strings may hold U+2028
     numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
-    # Speed: one json.loads for the whole file. It is only trusted when it yields one object per
-    # line; anything else (a bad line) goes through the line-by-line path for the exact message.
-    # (Fooling the count takes an object broken across two lines between its members, which the
-    # comma that joins the lines completes ('{"a": 1' then '"b": 2}'; a string cannot hold a raw
-    # line break), *and* two objects on another line: such a file is read as the objects it
-    # spells, with or without skip_bad. json.loads line by line would catch it; on 300k lines
-    # it took 1.3 to 1.5 times as long as this one parse.)
+    # Each line is parsed on its own: one json.loads over the lines joined into an array was
+    # 1.3-1.5x faster, but a file can fool it (an object broken across two lines between its
+    # members, which the joining comma completes, plus two objects on another line keep the
+    # count right), and a strict reader must not accept such a file. A bad line sends us to the
+    # line-by-line path below for the exact message.
     records: Optional[list] = None
     try:
-        parsed = json.loads("[" + ",".join(lines[i - 1] for i in numbers) + "]")
-        if len(parsed) == len(numbers) and all(type(o) is dict for o in parsed):
+        parsed = [json.loads(lines[i - 1]) for i in numbers]
+        if all(type(o) is dict for o in parsed):
             records = parsed
     except (ValueError, RecursionError):
         pass
