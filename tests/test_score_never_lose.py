@@ -165,3 +165,14 @@ def test_no_traceback_from_the_real_command_when_the_plot_folder_is_missing(tmp_
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.splitlines()[-1] == f"r1-score: error: --plot {target}: the folder {target.parent} does not exist"
     assert "Traceback" not in proc.stderr
+
+
+def test_a_plot_name_without_suffix_is_checked_as_the_png_matplotlib_writes(tmp_path, capsys,
+                                                                           samples_file):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "taken.png").mkdir()
+    code, _, err = run(capsys, samples_file, "--plot", tmp_path / "taken")
+    assert code == 2 and one_error_line(err) == f"--plot {tmp_path / 'taken.png'}: is a folder, not a file name"
+    code, _, err = run(capsys, samples_file, "--plot", tmp_path / "scores")
+    assert code == 0 and err == ""
+    assert (tmp_path / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

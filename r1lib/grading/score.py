@@ -162,6 +162,10 @@ def _check_options(args: argparse.Namespace) -> None:
     if args.per_sample:
         _check_target("--per-sample", args.per_sample, inputs)
     if args.plot:
+        if not Path(args.plot).suffix and not Path(args.plot).is_dir():
+            # matplotlib's savefig adds ".png" to a name without a suffix: check (and later
+            # name) the file it will really write. A folder is refused as such just below.
+            args.plot += ".png"
         _check_target("--plot", args.plot, inputs)
         _check_plot(args.plot)
         if args.per_sample and _same_file(args.plot, args.per_sample):
