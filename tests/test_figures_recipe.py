@@ -139,6 +139,12 @@ def test_passk_training_figure_draws_r1libs_advantages_and_both_curves(pipe):
     assert [t.get_text() for t in ax_c.get_legend().get_texts()] == list(E)
     with pytest.raises(ValueError, match="reference"):
         fr.passk_training_figure(E, 16, reference="nope")
+    for bad in ((1, 2, 3, 4, 5, 6), (), (0,), (17,), (2.5,), (True,)):
+        with pytest.raises(ValueError, match=r"advantage_ks must be 1 to 5 integers .* got"):
+            fr.passk_training_figure(E, 16, advantage_ks=bad)
+    for bad in (1, 16.0, True):
+        with pytest.raises(ValueError, match="group_size must be an integer >= 2"):
+            fr.passk_training_figure(E, bad)
     plt.close("all")
 
 

@@ -346,12 +346,24 @@ def passk_training_figure(evaluations: Mapping, group_size: int, advantage_ks: S
         raise ValueError(f"reference={reference!r} is not one of the evaluations {list(evals)}")
     if any(ev.cot_pass_k is None for ev in evals.values()):
         raise ValueError("every evaluation needs cot_pass_k (made by r1_recipe.evaluate)")
+    colors = [BLUE, ORANGE, GREEN, PINK, YELLOW]
+    if isinstance(group_size, (bool, np.bool_)) or not isinstance(group_size, (int, np.integer)) \
+            or group_size < 2:
+        raise ValueError(f"group_size must be an integer >= 2, got {group_size!r}")
     G = int(group_size)
+    ks = list(advantage_ks)
+    if not 1 <= len(ks) <= len(colors) or any(
+            isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 1 <= k <= G
+            for k in ks):
+        raise ValueError(f"advantage_ks must be 1 to {len(colors)} integers k with 1 <= k <= "
+                         f"group_size = {G} (one colour each), got {advantage_ks!r}")
+    if len(evals) - 1 > len(colors):
+        raise ValueError(f"at most {len(colors)} evaluations besides the reference can be told "
+                         f"apart by colour, got {len(evals) - 1}")
     fig, (ax_a, ax_p, ax_c) = new_figure(3, width=11.5, height=3.9)
     c = np.arange(G + 1)
     groups = (np.arange(G)[None, :] < c[:, None]).astype(float)          # row c: c correct of G
-    colors = [BLUE, ORANGE, GREEN, PINK, YELLOW]
-    for k, color in zip(advantage_ks, colors):
+    for k, color in zip(ks, colors):
         adv = passk_advantages(groups, int(k))
         name = "GRPO (k = 1)" if k == 1 else f"pass@{k} objective"
         ax_a.plot(c[1:], adv[1:, 0], "o-", color=color, ms=4, lw=1.5, label=f"{name}: correct")
