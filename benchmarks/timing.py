@@ -170,6 +170,3 @@ def peak_extra_bytes(fn: Callable[[], Any]) -> int:
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-
-
-# ------------------------------------------------------------------------------ benchmarks
