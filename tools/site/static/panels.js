@@ -150,8 +150,8 @@
         'each control was recorded with the others at their starting values';
     return '<strong>Not recorded.</strong> ' + what + '. The figure above is the last recorded one. ' +
       '<button type="button">Back to the starting values</button> or compute any combination by ' +
-      'running the notebook: <a href="' + colab + '">open it in Colab</a> or ' +
-      '<a href="' + binder + '">launch it on Binder</a>.';
+      'running the notebook: <a href="' + escapeHtml(colab) + '">open it in Colab</a> or ' +
+      '<a href="' + escapeHtml(binder) + '">launch it on Binder</a>.';
   }
 
   function show(panel) {
@@ -180,7 +180,7 @@
       };
       if (next.complete) swap(); else { next.onload = swap; next.onerror = swap; }
     }, function (err) {
-      say(panel, '<strong>The recorded frames could not be loaded</strong> (' + String(err.message || err) + ').');
+      say(panel, '<strong>The recorded frames could not be loaded</strong> (' + escapeHtml(err.message || err) + ').');
     });
   }
 
