@@ -66,7 +66,7 @@ def test_out_of_range_id_names_id_and_position(ids, token_id, position):
     (lambda: encode(b"12"), TypeError, ["text", "str"]),
     (lambda: encode(None), TypeError, ["text"]),
     (lambda: decode("12"), TypeError, ["ids"]),
-    (lambda: decode([1.0, 2.0]), TypeError, ["ids", "integers"]),
+    (lambda: decode([1.0, 2.0]), TypeError, ["ids", "integer"]),
     (lambda: decode([True]), TypeError, ["ids"]),
     (lambda: decode([[1, 2]]), ValueError, ["ids", "1-D"]),
 ])

@@ -34,7 +34,7 @@ import numpy as np
 from ...softmax import log_softmax
 from ...validation import describe, float_array, positive_scalar
 from .model import Transformer
-from .tokens import EOS, PAD, decode, encode
+from .tokens import EOS, PAD, check_token_ids, decode, encode
 
 __all__ = ["Samples", "ScoredCompletions", "sample", "completion_log_probs", "generate", "log_probs",
            "top_p_mask"]
@@ -105,14 +105,9 @@ def _check_ids(seqs: Any, name: str, model: Transformer, *, allow_empty: bool) -
         if arr.size == 0:
             if not allow_empty:
                 raise ValueError(f"{name}[{i}] is empty: a prompt needs at least one token")
-            arr = arr.astype(np.int64)
-        elif arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"{name}[{i}] must hold integer token ids, got dtype {arr.dtype}")
-        bad = np.flatnonzero((arr < 0) | (arr >= V))
-        if bad.size:
-            raise ValueError(f"{name}[{i}] has token id {int(arr[bad[0]])} at position {int(bad[0])}, "
-                             f"outside [0, {V})")
-        out.append(arr.astype(np.int64, copy=False))
+            out.append(arr.astype(np.int64))
+        else:
+            out.append(check_token_ids(arr, f"{name}[{i}]", V))
     return out
 
 

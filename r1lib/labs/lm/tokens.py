@@ -22,7 +22,8 @@ import numpy as np
 
 from ...validation import describe
 
-__all__ = ["VOCAB", "TOKEN_ID", "VOCAB_SIZE", "SPECIAL_TOKENS", "PAD", "EOS", "encode", "decode"]
+__all__ = ["VOCAB", "TOKEN_ID", "VOCAB_SIZE", "SPECIAL_TOKENS", "PAD", "EOS", "encode", "decode",
+           "check_token_ids"]
 
 SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<eos>", "<think>", "</think>", "<answer>", "</answer>")
 VOCAB: tuple[str, ...] = (SPECIAL_TOKENS
@@ -78,10 +79,19 @@ def decode(ids: Any) -> str:
         raise ValueError(f"ids must be 1-D, got shape {arr.shape}")
     if arr.size == 0:
         return ""
+    return "".join(_VOCAB_ARRAY[check_token_ids(arr, "ids")])
+
+
+def check_token_ids(arr: np.ndarray, name: str, vocab_size: int = VOCAB_SIZE) -> np.ndarray:
+    """``arr`` as int64 token ids, each in ``[0, vocab_size)``.
+
+    Raises TypeError for a dtype that is not an integer (booleans included), and ValueError
+    naming ``name``, the first id out of range and its position.
+    """
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"ids must be integers, got dtype {arr.dtype}: {describe(ids)}")
-    bad = np.flatnonzero((arr < 0) | (arr >= VOCAB_SIZE))
+        raise TypeError(f"{name} must hold integer token ids, got dtype {arr.dtype}")
+    bad = np.flatnonzero((arr < 0) | (arr >= vocab_size))
     if bad.size:
-        raise ValueError(f"ids has token id {int(arr[bad[0]])} at position {int(bad[0])}, outside "
-                         f"[0, {VOCAB_SIZE})")
-    return "".join(_VOCAB_ARRAY[arr])
+        raise ValueError(f"{name} has token id {int(arr[bad[0]])} at position {int(bad[0])}, "
+                         f"outside [0, {vocab_size})")
+    return arr.astype(np.int64, copy=False)
