@@ -165,7 +165,8 @@ def test_temperature_view_draws_the_models_distribution(model, temperature, outp
     assert f"entropy {_entropy(z, T):.2f} nats" in status
     assert ("showing its last" in status) == (position > j)
     k90 = next(k for k in range(1, len(p) + 1) if sum(sorted(p, reverse=True)[:k]) >= 0.9 - 1e-12)
-    assert ("90% of the mass on the top " + ("token" if k90 == 1 else f"{k90} tokens")) in status
+    assert ("the top token alone holds 90% of the mass or more" if k90 == 1
+            else f"it takes the top {k90} tokens to hold 90% of the mass") in status
 
 
 def test_temperature_extremes_and_static_pixels(temperature):

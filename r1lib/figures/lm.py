@@ -103,7 +103,10 @@ def moving_average(y: Sequence[float], window: int = 10) -> np.ndarray:
 def _tokens_for(p: np.ndarray, mass: float) -> str:
     """How many of the most likely tokens it takes to hold ``mass`` of the probability, in words."""
     k = int(np.sum(np.cumsum(np.sort(p)[::-1]) < mass)) + 1
-    return f"{mass:.0%} of the mass on the top {'token' if k == 1 else f'{k} tokens'}"
+    # "90% of the mass on the top token" read as if the top token held exactly 90%
+    if k == 1:
+        return f"the top token alone holds {mass:.0%} of the mass or more"
+    return f"it takes the top {k} tokens to hold {mass:.0%} of the mass"
 
 
 def _escape(text: str) -> str:
