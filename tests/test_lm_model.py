@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from numgrad import entry_difference
 
 from r1lib.labs import lm
 from r1lib.labs.lm import Config, Transformer, param_shapes
@@ -119,13 +120,7 @@ def test_whole_model_gradient_against_finite_differences(padded):
     for name, p in model.params.items():
         assert grads[name].shape == p.shape and grads[name].dtype == np.float64
         for idx in entries(name, p.shape, rng, tokens, np.arange(7) if positions is None else positions):
-            old = p[idx]
-            p[idx] = old + h
-            up = loss()
-            p[idx] = old - h
-            down = loss()
-            p[idx] = old
-            numeric = (up - down) / (2 * h)
+            numeric = entry_difference(loss, p, idx, h)
             assert abs(grads[name][idx] - numeric) <= 1e-7 * max(1.0, abs(numeric)), (name, idx)
     # Token rows that were never read get exactly zero.
     unused = np.setdiff1d(np.arange(11), tokens)
@@ -142,13 +137,8 @@ def test_token_log_probs_gradient_against_finite_differences():
     for name in ("head.w", "block1.mlp.in.w", "block0.attn.qkv.w", "tok_emb"):
         p = model.params[name]
         for idx in entries(name, p.shape, rng, tokens, np.arange(6)):
-            old = p[idx]
-            p[idx] = old + 1e-6
-            up = np.sum(w * model.token_log_probs(tokens, targets)[0])
-            p[idx] = old - 1e-6
-            down = np.sum(w * model.token_log_probs(tokens, targets)[0])
-            p[idx] = old
-            numeric = (up - down) / 2e-6
+            numeric = entry_difference(lambda: np.sum(w * model.token_log_probs(tokens, targets)[0]),
+                                       p, idx)
             assert abs(grads[name][idx] - numeric) <= 1e-7 * max(1.0, abs(numeric)), (name, idx)
     # log-probs are the log-softmax of the logits, gathered at the targets
     logits, _ = model.forward(tokens)

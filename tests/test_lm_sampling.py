@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from numgrad import entry_difference
 from scipy import stats
 
 from r1lib.labs import lm
@@ -308,13 +309,7 @@ def test_scored_completions_backward_against_finite_differences():
                 idx = (int(rng.choice(np.concatenate(rows + comps))),) + idx[1:]
             if name == "pos_emb":
                 idx = (int(rng.integers(0, 8)),) + idx[1:]
-            old = p[idx]
-            p[idx] = old + 1e-6
-            up = loss()
-            p[idx] = old - 1e-6
-            down = loss()
-            p[idx] = old
-            numeric = (up - down) / 2e-6
+            numeric = entry_difference(loss, p, idx)
             assert abs(grads[name][idx] - numeric) <= 1e-7 * max(1.0, abs(numeric)), (name, idx)
 
 
