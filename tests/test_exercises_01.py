@@ -10,13 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from exercisetools import assert_tiers_hide_the_recipe
+from exercisetools import assert_tiers_hide_the_recipe, grade
 from r1lib import exercises
-
-
-def _grade(answer, exercise_id, capsys):
-    ok = exercises.check(exercise_id, answer)
-    return ok, capsys.readouterr().out
 
 
 # ---- correct answers, written from the formulas -----------------------------------------------
@@ -66,7 +61,7 @@ def good_grad(zt, zs, T):
     ("01.1", good_softmax), ("01.2", good_kl), ("01.2", good_kl_loop), ("01.3", good_loss),
     ("01.4", good_grad)])
 def test_correct_answers_pass(exercise_id, answer, capsys):
-    ok, out = _grade(answer, exercise_id, capsys)
+    ok, out = grade(exercise_id, answer, capsys)
     assert ok, out
     assert "correct" in out
 
@@ -189,7 +184,7 @@ def grad_not_centred(zt, zs, T):
     ("01.4", grad_not_centred, ["T = 2", "sum to 0"]),
 ])
 def test_planted_wrong_answers_are_caught_with_specific_feedback(exercise_id, answer, phrases, capsys):
-    ok, out = _grade(answer, exercise_id, capsys)
+    ok, out = grade(exercise_id, answer, capsys)
     assert ok is False
     assert "not yet" in out and "exercises.hint(" in out
     for phrase in phrases:
@@ -206,7 +201,7 @@ def test_feedback_never_shows_the_expected_values(capsys):
                "01.3": [distillation_loss(z, zs, 2.0)], "01.4": distillation_grad(z, zs, 2.0)}
     wrong = {"01.1": softmax_ignores_T, "01.2": kl_reverse, "01.3": loss_no_T2, "01.4": grad_no_T}
     for exercise_id, answer in wrong.items():
-        _, out = _grade(answer, exercise_id, capsys)
+        _, out = grade(exercise_id, answer, capsys)
         for value in np.ravel(secrets[exercise_id]):
             for digits in (3, 4, 6):
                 assert f"{float(value):.{digits}f}" not in out, (exercise_id, value, out)
@@ -227,6 +222,6 @@ def test_hints_come_in_tiers_and_no_tier_states_the_whole_recipe(exercise_id):
 
 
 def test_feedback_prints_the_logits_as_plain_numbers(capsys):
-    ok, out = _grade(lambda z, T: np.exp(z) / np.exp(z).sum(), "01.1", capsys)   # ignores T
+    ok, out = grade("01.1", lambda z, T: np.exp(z) / np.exp(z).sum(), capsys)   # ignores T
     assert ok is False and "np.float64" not in out
     assert "[6.0, 4.0, 2.5, 0.5, -1.5, -3.0]" in out

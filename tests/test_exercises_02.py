@@ -15,12 +15,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from exercisetools import grade
 from r1lib import exercises, maj_at_k, paired_difference, pass_at_k
-
-
-def _grade(exercise_id, answer, capsys):
-    ok = exercises.check(exercise_id, answer)
-    return ok, capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- 02.1 pass@k
@@ -96,7 +92,7 @@ def assert_instead_of_value_error(n, c, k):
 @pytest.mark.parametrize("answer", [pass_at_k_right, pass_at_k_exact_integers,
                                     lambda n, c, k: pass_at_k(n, c, k)])
 def test_02_1_right_answers_pass(answer, capsys):
-    ok, out = _grade("02.1", answer, capsys)
+    ok, out = grade("02.1", answer, capsys)
     assert ok, out
     assert "correct" in out
 
@@ -111,7 +107,7 @@ def test_02_1_right_answers_pass(answer, capsys):
     (assert_instead_of_value_error, r"k > n: raised AssertionError; expected a ValueError"),
 ])
 def test_02_1_planted_mistakes_are_caught(answer, case, capsys):
-    ok, out = _grade("02.1", answer, capsys)
+    ok, out = grade("02.1", answer, capsys)
     assert ok is False
     assert re.search(case, out, re.S), out
     assert "exercises.hint(" in out
@@ -154,7 +150,7 @@ def returns_value_and_se(correct):
 
 
 def test_02_2_right_answer_passes(capsys):
-    ok, out = _grade("02.2", clustered_se_right, capsys)
+    ok, out = grade("02.2", clustered_se_right, capsys)
     assert ok, out
 
 
@@ -166,7 +162,7 @@ def test_02_2_right_answer_passes(capsys):
     (returns_value_and_se, r"expected one number, got tuple"),
 ])
 def test_02_2_planted_mistakes_are_caught(answer, case, capsys):
-    ok, out = _grade("02.2", answer, capsys)
+    ok, out = grade("02.2", answer, capsys)
     assert ok is False
     assert re.search(case, out, re.S), out
 
@@ -225,7 +221,7 @@ def vote_by_string(answers):
 
 def test_02_3_right_answers_pass(capsys):
     for answer in (vote_right, vote_by_string):
-        ok, out = _grade("02.3", answer, capsys)
+        ok, out = grade("02.3", answer, capsys)
         assert ok, out
 
 
@@ -237,7 +233,7 @@ def test_02_3_right_answers_pass(capsys):
     (vote_returns_count, r"a clear majority.*another answer"),
 ])
 def test_02_3_planted_mistakes_are_caught(answer, case, capsys):
-    ok, out = _grade("02.3", answer, capsys)
+    ok, out = grade("02.3", answer, capsys)
     assert ok is False
     assert re.search(case, out, re.S), out
 
@@ -267,7 +263,7 @@ def bench_pass_at_1_to_the_k(n, c, k):
 
 
 def test_02_4_right_answer_passes(capsys):
-    ok, out = _grade("02.4", bench_right, capsys)
+    ok, out = grade("02.4", bench_right, capsys)
     assert ok, out
 
 
@@ -278,7 +274,7 @@ def test_02_4_right_answer_passes(capsys):
     (bench_pass_at_1_to_the_k, r"one solved and one unsolved problem.*too large"),
 ])
 def test_02_4_planted_mistakes_are_caught(answer, case, capsys):
-    ok, out = _grade("02.4", answer, capsys)
+    ok, out = grade("02.4", answer, capsys)
     assert ok is False
     assert re.search(case, out, re.S), out
 
@@ -346,7 +342,7 @@ def maj_none_votes(answers, gold, k):
 
 def test_02_5_right_answers_pass(capsys):
     for answer in (maj_right, lambda a, g, k: maj_at_k(a, g, k)):
-        ok, out = _grade("02.5", answer, capsys)
+        ok, out = grade("02.5", answer, capsys)
         assert ok, out
 
 
@@ -359,7 +355,7 @@ def test_02_5_right_answers_pass(capsys):
     (maj_none_votes, r'"no answer" \(None\) in the list.*too small'),
 ])
 def test_02_5_planted_mistakes_are_caught(answer, case, capsys):
-    ok, out = _grade("02.5", answer, capsys)
+    ok, out = grade("02.5", answer, capsys)
     assert ok is False
     assert re.search(case, out, re.S), out
     assert "exercises.hint(" in out
@@ -368,7 +364,7 @@ def test_02_5_planted_mistakes_are_caught(answer, case, capsys):
 def test_02_5_feedback_never_shows_the_expected_value(capsys):
     from r1lib.exercises import nb02
     for answer in (maj_with_replacement, maj_ties_win, maj_none_votes):
-        ok, out = _grade("02.5", answer, capsys)
+        ok, out = grade("02.5", answer, capsys)
         for answers, gold, k, _ in nb02._MAJ_CASES:
             expected = maj_at_k(answers, gold, k)
             if 0 < expected < 1:
@@ -421,7 +417,7 @@ def paired_naive_binomial(correct_a, correct_b):
 def test_02_6_right_answers_pass(capsys):
     for answer in (paired_right,
                    lambda a, b: paired_difference(np.mean(a, axis=1), np.mean(b, axis=1)).se):
-        ok, out = _grade("02.6", answer, capsys)
+        ok, out = grade("02.6", answer, capsys)
         assert ok, out
 
 
@@ -433,7 +429,7 @@ def test_02_6_right_answers_pass(capsys):
     (paired_naive_binomial, r"shape \(5, 4\).*too (small|large)"),
 ])
 def test_02_6_planted_mistakes_are_caught(answer, case, capsys):
-    ok, out = _grade("02.6", answer, capsys)
+    ok, out = grade("02.6", answer, capsys)
     assert ok is False
     assert re.search(case, out, re.S), out
 

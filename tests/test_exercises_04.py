@@ -10,13 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from exercisetools import assert_tiers_hide_the_recipe
+from exercisetools import assert_tiers_hide_the_recipe, grade
 from r1lib import exercises
-
-
-def _grade(answer, exercise_id, capsys):
-    ok = exercises.check(exercise_id, answer)
-    return ok, capsys.readouterr().out
 
 
 # ---- correct answers, written from the formulas (not from r1lib) ----------------------------
@@ -64,7 +59,7 @@ def good_objective(logp, old_logp, ref_logp, advantages, mask, eps, beta):
     ("04.1", good_advantages), ("04.1", good_advantages_with_eps), ("04.2", good_surrogate),
     ("04.3", good_kl), ("04.4", good_objective)])
 def test_correct_answers_pass(exercise_id, answer, capsys):
-    ok, out = _grade(answer, exercise_id, capsys)
+    ok, out = grade(exercise_id, answer, capsys)
     assert ok, out
     assert "correct" in out
 
@@ -196,7 +191,7 @@ def objective_sum_over_outputs(logp, old_logp, ref_logp, advantages, mask, eps, 
     ("04.4", objective_sum_over_outputs, ["hand example", "too large"]),
 ])
 def test_planted_wrong_answers_are_caught_with_useful_feedback(exercise_id, answer, words, capsys):
-    ok, out = _grade(answer, exercise_id, capsys)
+    ok, out = grade(exercise_id, answer, capsys)
     assert ok is False
     assert "not yet" in out and "exercises.hint(" in out
     for word in words:
@@ -207,7 +202,7 @@ def test_feedback_never_shows_the_expected_values(capsys):
     # 04.1's first case: the right advantages of [1, 0, 0, 2, 0, 1] (ddof=1).
     r = np.array([1.0, 0.0, 0.0, 2.0, 0.0, 1.0])
     expected = good_advantages(r)
-    _, out = _grade(adv_ddof0, "04.1", capsys)
+    _, out = grade("04.1", adv_ddof0, capsys)
     for value in expected:
         assert f"{value:.3f}" not in out
     # 04.4's first case, the hand example: its objective, computed here.
@@ -215,14 +210,14 @@ def test_feedback_never_shows_the_expected_values(capsys):
     J = good_objective(np.log([[0.5, 0.25, 1.0], [0.3, 0.9, 0.1]]), np.log([[0.4, 0.25, 1.0], [0.5, 0.8, 0.1]]),
                        np.log([[0.6, 0.2, 1.0], [0.3, 0.5, 0.2]]), [0.8, -0.5], mask, 0.2, 0.04)
     for wrong in (objective_token_mean, objective_no_clip, objective_sum_over_outputs):
-        _, out = _grade(wrong, "04.4", capsys)
+        _, out = grade("04.4", wrong, capsys)
         assert f"{J:.3f}" not in out and f"{J:.3g}" not in out
 
 
 def test_an_answer_that_warns_is_judged_by_its_values_not_its_warning(capsys):
     # 0/0 inside the learner's code warns; the checker reports the NaN it produced instead of
     # crashing (pytest turns RuntimeWarning into an error here, so this also checks silencing).
-    ok, out = _grade(adv_nan_for_constant, "04.1", capsys)
+    ok, out = grade("04.1", adv_nan_for_constant, capsys)
     assert ok is False and "RuntimeWarning" not in out
 
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exercisetools import assert_tiers_hide_the_recipe
-from r1lib import exercises
-
-
-def _grade(exercise_id, answer, capsys):
-    ok = exercises.check(exercise_id, answer)
-    return ok, capsys.readouterr().out
+from exercisetools import assert_tiers_hide_the_recipe, grade
 
 
 # ---- 05.1 ---------------------------------------------------------------------------------------
@@ -27,7 +21,7 @@ def onpolicy(advantages, mask, loss_type, max_completion_length, *, row_len=None
 
 
 def test_05_1_correct(capsys):
-    ok, out = _grade("05.1", onpolicy, capsys)
+    ok, out = grade("05.1", onpolicy, capsys)
     assert ok, out
 
 
@@ -40,7 +34,7 @@ def test_05_1_correct(capsys):
     (lambda a, m, lt, L: onpolicy(a, m, "grpo", L), "loss_type='dapo'"),
 ])
 def test_05_1_planted_mistakes(wrong, where, capsys):
-    ok, out = _grade("05.1", wrong, capsys)
+    ok, out = grade("05.1", wrong, capsys)
     assert not ok and where in out, out
     assert "batch" in out
 
@@ -50,7 +44,7 @@ def test_05_1_planted_mistakes(wrong, where, capsys):
 def test_05_2_correct(capsys):
     def ratio(logp, old, mask):
         return np.exp(np.where(mask, logp - old, 0.0).sum(axis=1) / mask.sum(axis=1))
-    ok, out = _grade("05.2", ratio, capsys)
+    ok, out = grade("05.2", ratio, capsys)
     assert ok, out
 
 
@@ -62,7 +56,7 @@ def test_05_2_correct(capsys):
     (lambda lp, old, m: np.exp(lp - old), "expected shape"),
 ])
 def test_05_2_planted_mistakes(wrong, where, capsys):
-    ok, out = _grade("05.2", wrong, capsys)
+    ok, out = grade("05.2", wrong, capsys)
     assert not ok and where in out, out
 
 
@@ -74,7 +68,7 @@ def kl_grad(logp, ref, kl):
 
 
 def test_05_3_correct(capsys):
-    ok, out = _grade("05.3", kl_grad, capsys)
+    ok, out = grade("05.3", kl_grad, capsys)
     assert ok, out
 
 
@@ -86,7 +80,7 @@ def test_05_3_correct(capsys):
     (lambda lp, ref, kl: (lp - ref) ** 2 / 2 if kl == "k2" else kl_grad(lp, ref, kl), "kl='k2'"),  # the value, not the gradient
 ])
 def test_05_3_planted_mistakes(wrong, where, capsys):
-    ok, out = _grade("05.3", wrong, capsys)
+    ok, out = grade("05.3", wrong, capsys)
     assert not ok and where in out, out
 
 
@@ -101,7 +95,7 @@ def weight(c, G, scale, ddof=1):
 
 
 def test_05_4_correct(capsys):
-    ok, out = _grade("05.4", weight, capsys)
+    ok, out = grade("05.4", weight, capsys)
     assert ok, out
 
 
@@ -112,7 +106,7 @@ def test_05_4_correct(capsys):
     (lambda c, G, s: np.mean(np.r_[np.ones(c), np.zeros(G - c)] - c / G), "scale='none'"),  # no absolute value
 ])
 def test_05_4_planted_mistakes(wrong, where, capsys):
-    ok, out = _grade("05.4", wrong, capsys)
+    ok, out = grade("05.4", wrong, capsys)
     assert not ok and where in out, out
 
 
@@ -121,7 +115,7 @@ def test_05_4_an_all_equal_group_that_divides_by_zero_is_reported_not_raised(cap
         r = np.r_[np.ones(c), np.zeros(G - c)]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.abs((r - r.mean()) / (r.std(ddof=1) if scale == "group" else 1.0)).mean()
-    ok, out = _grade("05.4", naive, capsys)
+    ok, out = grade("05.4", naive, capsys)
     assert not ok and "non-finite" in out, out
 
 

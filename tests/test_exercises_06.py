@@ -7,16 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from exercisetools import assert_tiers_hide_the_recipe
-from r1lib import exercises
+from exercisetools import assert_tiers_hide_the_recipe, grade
 
 FORMAT = re.compile(r"^<think>(?:\d|\[[abc]\])+</think><answer>\d</answer>$")
 FINAL = re.compile(r"<answer>(\d)</answer>$")
-
-
-def _check(exercise_id, answer, capsys):
-    ok = exercises.check(exercise_id, answer)
-    return ok, capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------------------ 06.1
@@ -53,7 +47,7 @@ def accuracy_only(text, gold):
 
 
 def test_06_1_correct(capsys):
-    ok, out = _check("06.1", good_reward, capsys)
+    ok, out = grade("06.1", good_reward, capsys)
     assert ok, out
     assert "correct" in out
 
@@ -67,7 +61,7 @@ def test_06_1_correct(capsys):
     (lambda text, gold: 3.0, "0, 1 or 2"),
 ])
 def test_06_1_wrong_answers(capsys, wrong, needle):
-    ok, out = _check("06.1", wrong, capsys)
+    ok, out = grade("06.1", wrong, capsys)
     assert not ok
     assert needle in out, out
     assert "exercises.hint(" in out
@@ -127,7 +121,7 @@ def never_zero(n, c_base, c_rl):          # returns n instead of 0 when there is
 
 
 def test_06_2_correct(capsys):
-    ok, out = _check("06.2", good_crossover, capsys)
+    ok, out = grade("06.2", good_crossover, capsys)
     assert ok, out
 
 
@@ -140,7 +134,7 @@ def test_06_2_correct(capsys):
     (lambda n, a, b: 2.5, "integer"),
 ])
 def test_06_2_wrong_answers(capsys, wrong, needle):
-    ok, out = _check("06.2", wrong, capsys)
+    ok, out = grade("06.2", wrong, capsys)
     assert not ok
     assert needle in out, out
 
@@ -157,7 +151,7 @@ def good_grad(z, ys):
 
 
 def test_06_3_correct(capsys):
-    ok, out = _check("06.3", good_grad, capsys)
+    ok, out = grade("06.3", good_grad, capsys)
     assert ok, out
 
 
@@ -169,7 +163,7 @@ def test_06_3_correct(capsys):
     (lambda z, ys: good_grad(z, ys[:1]), "logits"),                            # one sample only
 ])
 def test_06_3_wrong_answers(capsys, wrong, needle):
-    ok, out = _check("06.3", wrong, capsys)
+    ok, out = grade("06.3", wrong, capsys)
     assert not ok
     assert needle in out, out
 
@@ -177,7 +171,7 @@ def test_06_3_wrong_answers(capsys, wrong, needle):
 def test_feedback_never_shows_the_expected_numbers(capsys):
     z, ys = np.array([2.0, -1.0, 0.5, 0.0]), np.array([3, 3, 3, 0, 2])
     expected = good_grad(z, ys)
-    _, out = _check("06.3", lambda z, ys: 0.5 * good_grad(z, ys), capsys)
+    _, out = grade("06.3", lambda z, ys: 0.5 * good_grad(z, ys), capsys)
     for v in expected:
         assert f"{v:.4f}" not in out
 
@@ -195,5 +189,5 @@ def test_hints_come_in_tiers_and_no_tier_states_the_whole_recipe(exercise_id):
 
 
 def test_a_reward_outside_0_1_2_is_named_as_a_plain_number(capsys):
-    ok, out = _check("06.1", lambda text, gold: np.float64(3.0), capsys)
+    ok, out = grade("06.1", lambda text, gold: np.float64(3.0), capsys)
     assert ok is False and "got 3;" not in out and "got 3" in out and "np.float64" not in out

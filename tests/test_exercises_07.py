@@ -8,14 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from exercisetools import assert_tiers_hide_the_recipe
-from r1lib import exercises
+from exercisetools import assert_tiers_hide_the_recipe, grade
 from r1lib.exercises import nb07
-
-
-def _check(exercise_id, answer, capsys):
-    ok = exercises.check(exercise_id, answer)
-    return ok, capsys.readouterr().out
 
 
 def _logsumexp(z):
@@ -62,7 +56,7 @@ def with_prompt(logits, ids, n_prompt):
 
 
 def test_07_1_correct(capsys):
-    ok, out = _check("07.1", good_log_probs, capsys)
+    ok, out = grade("07.1", good_log_probs, capsys)
     assert ok, out
     assert "lm.log_probs" in out
 
@@ -75,7 +69,7 @@ def test_07_1_correct(capsys):
     (with_prompt, "one log-probability per completion token"),
 ])
 def test_07_1_wrong_answers(capsys, wrong, needle):
-    ok, out = _check("07.1", wrong, capsys)
+    ok, out = grade("07.1", wrong, capsys)
     assert ok is False
     assert needle in out, out
     assert "exercises.hint(" in out
@@ -151,7 +145,7 @@ def no_mean(texts, gold):
 
 
 def test_07_2_correct(capsys):
-    ok, out = _check("07.2", good_advantages, capsys)
+    ok, out = grade("07.2", good_advantages, capsys)
     assert ok, out
 
 
@@ -163,7 +157,7 @@ def test_07_2_correct(capsys):
     (no_mean, "sum to 0"),
 ])
 def test_07_2_wrong_answers(capsys, wrong, needle):
-    ok, out = _check("07.2", wrong, capsys)
+    ok, out = grade("07.2", wrong, capsys)
     assert ok is False
     assert needle in out, out
 
@@ -214,7 +208,7 @@ def swapped(logp, ref_logp, lengths):
 
 
 def test_07_3_correct(capsys):
-    ok, out = _check("07.3", good_kl, capsys)
+    ok, out = grade("07.3", good_kl, capsys)
     assert ok, out
 
 
@@ -225,7 +219,7 @@ def test_07_3_correct(capsys):
     (swapped, "upside down"),
 ])
 def test_07_3_wrong_answers(capsys, wrong, needle):
-    ok, out = _check("07.3", wrong, capsys)
+    ok, out = grade("07.3", wrong, capsys)
     assert ok is False
     assert needle in out, out
 
@@ -261,7 +255,7 @@ def flat(logits, T):
 
 
 def test_07_4_correct(capsys):
-    ok, out = _check("07.4", good_entropy, capsys)
+    ok, out = grade("07.4", good_entropy, capsys)
     assert ok, out
 
 
@@ -273,7 +267,7 @@ def test_07_4_correct(capsys):
     (flat, "one entropy per row"),
 ])
 def test_07_4_wrong_answers(capsys, wrong, needle):
-    ok, out = _check("07.4", wrong, capsys)
+    ok, out = grade("07.4", wrong, capsys)
     assert ok is False
     assert needle in out, out
 
@@ -282,7 +276,7 @@ def test_feedback_never_shows_the_expected_numbers(capsys):
     """A wrong answer's feedback holds no expected value (e.g. the KL of the first batch)."""
     _, logp, ref, lengths, _mask = nb07._kl_cases()[0]
     expected = good_kl(logp, ref, lengths)
-    ok, out = _check("07.3", lambda a, b, c: 0.5 * good_kl(a, b, c), capsys)
+    ok, out = grade("07.3", lambda a, b, c: 0.5 * good_kl(a, b, c), capsys)
     assert ok is False
     assert f"{expected:.4f}" not in out and f"{expected:.3g}" not in out
 
