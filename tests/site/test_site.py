@@ -201,6 +201,17 @@ def test_every_panel_recorded_what_the_issue_asks(site):
         assert panels > 0, "no panel was recorded"
 
 
+def _colour_problems(where: str, series: list) -> list:
+    """One line per pair of series in one plot that a colour-blind reader cannot tell apart."""
+    by_axes: dict = {}
+    for s in series:
+        by_axes.setdefault(s["axes"], []).append(s)
+    return [f"{where}, plot {axes + 1}: "
+            f"{c['a']['label'] or '?'} {c['a']['colour']} vs {c['b']['label'] or '?'} {c['b']['colour']} "
+            f"({c['a']['kind']}): ΔE {c['normal']} normally, {c['distance']} under {c['deficiency']}"
+            for axes, group in by_axes.items() for c in colour_blind_conflicts(group)]
+
+
 def test_every_figure_has_words_and_a_colour_blind_safe_palette(site):
     figures = json.loads((site["root"] / "figures.json").read_text(encoding="utf-8"))
     problems, count = [], 0
@@ -209,27 +220,11 @@ def test_every_figure_has_words_and_a_colour_blind_safe_palette(site):
             count += 1
             if not re.search(r"\b(Plot|plots)\b", fig["alt"]):
                 problems.append(f"{page} figure {i + 1}: alt text names no plot: {fig['alt']!r}")
-            by_axes: dict = {}
-            for s in fig["series"]:
-                by_axes.setdefault(s["axes"], []).append(s)
-            for axes, series in by_axes.items():
-                for c in colour_blind_conflicts(series):
-                    problems.append(f"{page} figure {i + 1} ({fig['alt'][:60]}...), plot {axes + 1}: "
-                                    f"{c['a']['label'] or c['a']['colour']} {c['a']['colour']} vs "
-                                    f"{c['b']['label'] or c['b']['colour']} {c['b']['colour']} ({c['a']['kind']}): "
-                                    f"ΔE {c['normal']} normally, {c['distance']} under {c['deficiency']}")
+            problems += _colour_problems(f"{page} figure {i + 1} ({fig['alt'][:60]}...)", fig["series"])
         for panel in found["panels"]:
             for series_set in panel["series"]:
                 count += 1
-                by_axes = {}
-                for s in series_set:
-                    by_axes.setdefault(s["axes"], []).append(s)
-                for axes, series in by_axes.items():
-                    for c in colour_blind_conflicts(series):
-                        problems.append(f"{page} panel {panel['name']!r}, plot {axes + 1}: "
-                                        f"{c['a']['label'] or '?'} {c['a']['colour']} vs "
-                                        f"{c['b']['label'] or '?'} {c['b']['colour']} ({c['a']['kind']}): "
-                                        f"ΔE {c['normal']} normally, {c['distance']} under {c['deficiency']}")
+                problems += _colour_problems(f"{page} panel {panel['name']!r}", series_set)
     assert not problems, "\n".join(problems)
     if not PREBUILT:
         assert count > 0
