@@ -19,11 +19,11 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
-from ...validation import describe
+from ...validation import check_option
 from .model import Config, Transformer
 
 __all__ = ["STAGES", "LOGS", "DIRECTORY", "MANIFEST", "ChecksumError", "save", "load", "load_log", "save_log",
@@ -43,30 +43,18 @@ class ChecksumError(ValueError):
     """A checkpoint file's sha256 is not the one the manifest records."""
 
 
-def _check_stage(stage: Any) -> str:
-    if not isinstance(stage, str) or stage not in STAGES:
-        raise ValueError(f"stage must be one of {', '.join(repr(s) for s in STAGES)}; got {describe(stage)}")
-    return stage
-
-
-def _check_log(name: Any) -> str:
-    if not isinstance(name, str) or name not in LOGS:
-        raise ValueError(f"log must be one of {', '.join(repr(s) for s in LOGS)}; got {describe(name)}")
-    return name
-
-
 def _directory(directory: Optional[Union[str, Path]]) -> Path:
     return DIRECTORY if directory is None else Path(directory)
 
 
 def stage_path(stage: str, directory: Optional[Union[str, Path]] = None) -> Path:
     """Where a stage's weights live: ``<directory>/<stage>.npz``."""
-    return _directory(directory) / f"{_check_stage(stage)}.npz"
+    return _directory(directory) / f"{check_option(stage, 'stage', STAGES)}.npz"
 
 
 def log_path(name: str, directory: Optional[Union[str, Path]] = None) -> Path:
     """Where a log lives: ``<directory>/<name>.json``, ``name`` one of :data:`LOGS`."""
-    return _directory(directory) / f"{_check_log(name)}.json"
+    return _directory(directory) / f"{check_option(name, 'log', LOGS)}.json"
 
 
 def sha256(path: Union[str, Path]) -> str:
