@@ -46,7 +46,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .validation import describe, check_axis, float_array, int_array
+from .validation import check_axis, check_int, describe, float_array, int_array
 
 __all__ = ["Estimate", "mean_with_se", "pass_at_1", "naive_se", "clustered_se",
            "paired_difference", "unpaired_difference", "VarianceComponents", "variance_components",
@@ -487,14 +487,6 @@ def _effect(effect: Any) -> float:
     return value
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {describe(value)}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
 def questions_needed(effect: float, components: Any, n_samples: int, power: float = 0.8,
                      level: float = 0.95) -> int:
     r"""The fewest questions with which a true difference ``effect`` is detected with probability
@@ -508,7 +500,7 @@ def questions_needed(effect: float, components: Any, n_samples: int, power: floa
     """
     delta = _effect(effect)
     between, within = _scalar_components(components)
-    n = _positive_int(n_samples, "n_samples")
+    n = check_int(n_samples, "n_samples")
     ratio = _ratio_needed(power, level)
     variance = between + within / n
     if variance == 0.0:
@@ -535,7 +527,7 @@ def samples_needed(effect: float, components: Any, n_questions: int, power: floa
     """
     delta = _effect(effect)
     between, within = _scalar_components(components)
-    p = _positive_int(n_questions, "n_questions")
+    p = check_int(n_questions, "n_questions")
     ratio = _ratio_needed(power, level)
     room = p * delta ** 2 / ratio ** 2 - between       # what the within/n part may still take
     if room <= 0.0:

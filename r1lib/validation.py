@@ -96,6 +96,15 @@ def int_array(value: Any, name: str) -> np.ndarray:
     raise TypeError(f"{name} must be an integer or an array of integers, got {describe(value)}")
 
 
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """One integer (Python or NumPy, never a bool) ``>= minimum``: a count, a size, a seed."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {describe(value)}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {int(value)}")
+    return int(value)
+
+
 def check_axis(axis: Any, ndim: int, name: str = "axis") -> int:
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {describe(axis)}")

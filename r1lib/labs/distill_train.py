@@ -54,14 +54,13 @@ same call.
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..validation import describe, check_option, float_array, nonneg_scalar, positive_scalar
+from ..validation import check_int, check_option, describe, float_array, nonneg_scalar, positive_scalar
 from ..distillation import distillation_grad, distillation_loss
 from ..divergence import kl_divergence
 from ..softmax import log_softmax, softmax
@@ -91,14 +90,6 @@ def _generator(rng: Any) -> np.random.Generator:
         raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                         f"got {describe(rng)}")
     return rng
-
-
-def _count(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {describe(value)}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {int(value)}")
-    return int(value)
 
 
 class _Model(NamedTuple):
@@ -255,11 +246,11 @@ def init_params(n_inputs: int, n_classes: int, n_hidden: int, rng: np.random.Gen
         ``None``: one model. An integer ``M``: a batch of ``M`` independently initialised models
         (every array gets a leading axis of length ``M``).
     """
-    n_inputs = _count(n_inputs, "n_inputs", 1)
-    n_classes = _count(n_classes, "n_classes", 2)
-    n_hidden = _count(n_hidden, "n_hidden", 0)
+    n_inputs = check_int(n_inputs, "n_inputs", 1)
+    n_classes = check_int(n_classes, "n_classes", 2)
+    n_hidden = check_int(n_hidden, "n_hidden", 0)
     rng = _generator(rng)
-    lead = () if n_models is None else (_count(n_models, "n_models", 1),)
+    lead = () if n_models is None else (check_int(n_models, "n_models", 1),)
 
     def glorot(fan_in: int, fan_out: int) -> np.ndarray:
         a = np.sqrt(6.0 / (fan_in + fan_out))
@@ -567,9 +558,9 @@ def train(params: Params, X: ArrayLike, *, labels: Optional[ArrayLike] = None,
     TrainResult
     """
     model, X3, tg, wd = _prepare(params, X, labels, teacher_logits, temperature, alpha, weight_decay)
-    steps = _count(steps, "steps", 1)
+    steps = check_int(steps, "steps", 1)
     lr = positive_scalar(learning_rate, "learning_rate")
-    log_every = _count(log_every, "log_every", 1)
+    log_every = check_int(log_every, "log_every", 1)
     p = {k: v.copy() for k, v in model.params.items()}
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     mom = {k: np.zeros_like(v) for k, v in p.items()}
@@ -635,7 +626,7 @@ def sample_teacher_labels(teacher_logits: ArrayLike, rng: np.random.Generator,
         raise ValueError(f"teacher_logits need >= 2 classes on the last axis, got shape {zt.shape}")
     rng = _generator(rng)
     t = positive_scalar(temperature, "temperature")
-    k = _count(samples_per_input, "samples_per_input", 1)
+    k = check_int(samples_per_input, "samples_per_input", 1)
     cdf = np.cumsum(softmax(zt, t), axis=-1)
     u = rng.random(zt.shape[:-1] + (k,))
     # Class index = number of cumulative probabilities <= u. The minimum guards against a last
@@ -746,19 +737,19 @@ def compare_students(X_pool: ArrayLike, y_pool: ArrayLike, teacher_logits: Array
     if Xt.ndim != 2 or Xt.shape[1] != Xp.shape[1]:
         raise ValueError(f"X_test must be 2-D with {Xp.shape[1]} features, got shape {Xt.shape}")
     yt = _labels(y_test, (Xt.shape[0],), k_classes, "y_test")
-    n = _count(n_transfer, "n_transfer", 1)
+    n = check_int(n_transfer, "n_transfer", 1)
     if n > Xp.shape[0]:
         raise ValueError(f"n_transfer={n} exceeds the {Xp.shape[0]} rows of the pool")
     rng = _generator(rng)
-    reps = _count(n_repeats, "n_repeats", 1)
+    reps = check_int(n_repeats, "n_repeats", 1)
     temps = np.array([positive_scalar(t, "temperatures") for t in np.atleast_1d(temperatures)])
     alph = float_array(alphas, "alphas", min_ndim=1)
     if alph.ndim != 1:
         raise ValueError(f"alphas must be 1-D, got shape {alph.shape}")
     _alpha(alph, alph.size)  # range check
-    k = _count(samples_per_input, "samples_per_input", 1)
+    k = check_int(samples_per_input, "samples_per_input", 1)
     fit = dict(steps=steps, learning_rate=learning_rate, weight_decay=weight_decay,
-               log_every=max(1, _count(steps, "steps", 1)))
+               log_every=max(1, check_int(steps, "steps", 1)))
 
     idx = np.stack([rng.choice(Xp.shape[0], size=n, replace=False) for _ in range(reps)])
     init = init_params(Xp.shape[1], k_classes, n_hidden, rng, n_models=reps)

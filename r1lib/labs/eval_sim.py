@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..error_bars import VarianceComponents, paired_difference, standard_error, unpaired_difference
-from ..validation import describe, float_array, int_array, nonneg_scalar
+from ..validation import check_int, describe, float_array, int_array, nonneg_scalar
 from ..metrics import check_counts
 from ..softmax import softmax
 
@@ -45,14 +45,6 @@ def _generator(rng: Any) -> np.random.Generator:
         raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                         f"got {describe(rng)}")
     return rng
-
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {describe(value)}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _real(value: Any, name: str, allow_neg_inf: bool = False) -> float:
@@ -125,7 +117,7 @@ class SimulatedBenchmark:
 
         Inverse-CDF sampling, vectorised over problems and samples.
         """
-        n = _positive_int(n, "n")
+        n = check_int(n, "n")
         rng = _generator(rng)
         p = self.probabilities(temperature)
         cdf = np.cumsum(p, axis=1)
@@ -151,8 +143,8 @@ def make_benchmark(n_problems: int, rng: np.random.Generator, n_wrong: int = 4,
     non-integer fractions with small denominators (MATH style); wrong values are distinct and
     of the same kind.
     """
-    n_problems = _positive_int(n_problems, "n_problems")
-    n_wrong = _positive_int(n_wrong, "n_wrong")
+    n_problems = check_int(n_problems, "n_problems")
+    n_wrong = check_int(n_wrong, "n_wrong")
     rng = _generator(rng)
     skill_f = _real(skill, "skill")
     spread = nonneg_scalar(difficulty_spread, "difficulty_spread")
@@ -239,8 +231,8 @@ def expected_plugin_pass_at_k(n: int, p_correct: ArrayLike, k: int) -> Union[flo
 
     Compare with :func:`expected_pass_at_k` (the truth): the difference is the plug-in's bias.
     """
-    n = _positive_int(n, "n")
-    k = _positive_int(k, "k")
+    n = check_int(n, "n")
+    k = check_int(k, "k")
     if k > n:
         raise ValueError(f"k must be <= n, got k={k}, n={n}")
     p = float_array(p_correct, "p_correct")
@@ -299,7 +291,7 @@ def pass1_sd_new_questions(p_population: ArrayLike, k: ArrayLike,
     :func:`population_components`.
     """
     p, k_arr = _rates_and_k(p_population, k)
-    n_q = _positive_int(n_questions, "n_questions")
+    n_q = check_int(n_questions, "n_questions")
     return _as_float(np.asarray(standard_error(population_components(p), k_arr, n_q)))
 
 
@@ -312,7 +304,7 @@ def naive_se_new_questions(p_population: ArrayLike, k: ArrayLike,
     :func:`pass1_sd_new_questions`.
     """
     p, k_arr = _rates_and_k(p_population, k)
-    n_q = _positive_int(n_questions, "n_questions")
+    n_q = check_int(n_questions, "n_questions")
     p_bar = p.mean()
     return _as_float(np.sqrt(p_bar * (1.0 - p_bar) / (n_q * k_arr)))
 
@@ -364,7 +356,7 @@ def beta_rates(n_questions: int, mean: float, concentration: float,
                rng: np.random.Generator) -> np.ndarray:
     """``n_questions`` solve rates drawn from :math:`\\mathrm{Beta}(\\mu\\kappa, (1-\\mu)\\kappa)`
     (see :func:`beta_components`): a population of questions, or one benchmark drawn from it."""
-    n = _positive_int(n_questions, "n_questions")
+    n = check_int(n_questions, "n_questions")
     mu = _unit_open(mean, "mean")
     kappa = _positive_real(concentration, "concentration")
     return _generator(rng).beta(mu * kappa, (1.0 - mu) * kappa, size=n)
@@ -454,9 +446,9 @@ def simulate_counts(p_correct: ArrayLike, n_questions: int, n_samples: int, reps
     ``(reps, n_questions)``; with ``baseline`` a pair ``(counts, baseline_counts)``, both models
     scored on the *same* questions with independent samples."""
     p = _rates(p_correct)
-    n_q = _positive_int(n_questions, "n_questions")
-    n = _positive_int(n_samples, "n_samples")
-    r = _positive_int(reps, "reps")
+    n_q = check_int(n_questions, "n_questions")
+    n = check_int(n_samples, "n_samples")
+    r = check_int(reps, "reps")
     rng = _generator(rng)
     idx = rng.integers(0, p.size, size=(r, n_q))
     counts = rng.binomial(n, p[idx])
@@ -474,7 +466,7 @@ def detection_rates(p_correct: ArrayLike, baseline: ArrayLike, n_questions: int,
     ``level`` interval for "model minus baseline" excludes 0, with the paired standard error
     (:func:`r1lib.paired_difference`) and with the unpaired one (:func:`r1lib.unpaired_difference`).
     Compare with :func:`r1lib.detection_power`. Returns ``(paired, unpaired)`` shares."""
-    n = _positive_int(n_samples, "n_samples")
+    n = check_int(n_samples, "n_samples")
     counts, base = simulate_counts(p_correct, n_questions, n, reps, rng, baseline=baseline)
     if counts.shape[1] < 2:
         raise ValueError(f"n_questions must be >= 2 to estimate a standard error, got {counts.shape[1]}")

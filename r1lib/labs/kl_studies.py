@@ -23,13 +23,12 @@ Conventions: ``logp`` is :math:`\log\pi_\theta` of the samples (the policy that 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..validation import describe, float_array, int_array, positive_scalar
+from ..validation import check_int, describe, float_array, int_array, positive_scalar
 from ..divergence import kl_from_logits
 from ..kl_estimators import kl_k1, kl_k2, kl_k3
 from ..softmax import log_softmax
@@ -219,14 +218,6 @@ def _generator(rng: object) -> np.random.Generator:
     return rng
 
 
-def _count(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {describe(value)}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {int(value)}")
-    return int(value)
-
-
 def schulman_table(mus: ArrayLike = (0.1, 1.0), n_samples: int = 1_000_000,
                    rng: Optional[np.random.Generator] = None) -> list[dict]:
     r"""Schulman's table by Monte Carlo, next to the closed forms of :func:`gaussian_moments`.
@@ -245,7 +236,7 @@ def schulman_table(mus: ArrayLike = (0.1, 1.0), n_samples: int = 1_000_000,
     mu_arr = _finite(mus, "mus").ravel()
     if (mu_arr == 0).any():
         raise ValueError(f"mus must be non-zero (relative errors divide by KL = mu^2/2), got {mus!r}")
-    n = _count(n_samples, "n_samples", 2)
+    n = check_int(n_samples, "n_samples", 2)
     gen = _generator(rng)
     rows = []
     for mu in mu_arr:
@@ -454,7 +445,7 @@ class MarkovPolicy:
 
 def random_markov_policy(vocab_size: int, rng: np.random.Generator, scale: float = 1.0) -> MarkovPolicy:
     """A :class:`MarkovPolicy` with i.i.d. ``N(0, scale^2)`` logits drawn from ``rng``."""
-    v = _count(vocab_size, "vocab_size", 2)
+    v = check_int(vocab_size, "vocab_size", 2)
     s = positive_scalar(scale, "scale")
     gen = _generator(rng)
     return MarkovPolicy(s * gen.standard_normal(v), s * gen.standard_normal((v, v)))
@@ -479,7 +470,7 @@ def sequence_kl_by_position(policy: MarkovPolicy, ref: MarkovPolicy, length: int
             raise TypeError(f"{name} must be a MarkovPolicy, got {describe(pol)}")
     if policy.vocab_size != ref.vocab_size:
         raise ValueError(f"policy and ref have different vocabularies: {policy.vocab_size} vs {ref.vocab_size}")
-    length = _count(length, "length", 1)
+    length = check_int(length, "length", 1)
     first_kl = float(kl_from_logits(policy.first_logp, ref.first_logp))
     row_kl = kl_from_logits(policy.next_logp, ref.next_logp)  # (V,): KL after each previous token
     trans = np.exp(policy.next_logp)
@@ -521,7 +512,7 @@ class SequenceStudy:
             raise ValueError(f"u must hold at least 2 sequences, got shape {uu.shape}")
         self.ref, self.direction, self.u = ref, direction, uu
         self.n_sequences, self.max_length = uu.shape
-        self._cache_size = _count(cache, "cache", 1)
+        self._cache_size = check_int(cache, "cache", 1)
         self._tables: dict[float, dict] = {}
 
     def policy(self, shift: float) -> MarkovPolicy:
@@ -548,7 +539,7 @@ class SequenceStudy:
 
     def estimates(self, shift: float, length: int) -> tuple[dict[str, np.ndarray], float]:
         """``({"Σ k1": (n,), "Σ k3": (n,), "k3(R)": (n,)}, exact sequence KL)`` for sequences of ``length``."""
-        length = _count(length, "length", 1)
+        length = check_int(length, "length", 1)
         if length > self.max_length:
             raise ValueError(f"length must be <= {self.max_length} (the uniforms' columns), got {length}")
         tab, j = self.table(shift), length - 1
@@ -649,7 +640,7 @@ def expected_gradient_descent(logits: ArrayLike, ref_logits: ArrayLike, estimato
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}; got {describe(estimator)}")
     lr = positive_scalar(lr, "lr")
-    steps = _count(steps, "steps", 0)
+    steps = check_int(steps, "steps", 0)
     path = np.empty((steps + 1, z.size))
     path[0] = z
     for i in range(steps):

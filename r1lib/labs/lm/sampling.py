@@ -32,7 +32,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ...softmax import log_softmax
-from ...validation import describe, float_array, positive_scalar
+from ...validation import check_int, describe, float_array, positive_scalar
 from .model import Transformer
 from .tokens import EOS, PAD, check_token_ids, decode, encode
 
@@ -81,14 +81,6 @@ def _check_rng(rng: Any) -> np.random.Generator:
         raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                         f"got {describe(rng)}")
     return rng
-
-
-def _check_count(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {describe(value)}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {int(value)}")
-    return int(value)
 
 
 def _check_ids(seqs: Any, name: str, model: Transformer, *, allow_empty: bool) -> list[np.ndarray]:
@@ -227,7 +219,7 @@ def sample(model: Transformer, prompt_ids: Sequence[Any], *, n: int = 1, tempera
     """
     model = _check_model(model)
     prompts = _check_ids(prompt_ids, "prompt_ids", model, allow_empty=False)
-    n = _check_count(n, "n", 1)
+    n = check_int(n, "n", 1)
     temperature = positive_scalar(temperature, "temperature")
     top_p = _check_top_p(top_p)
     rng = _check_rng(rng)
@@ -237,7 +229,7 @@ def sample(model: Transformer, prompt_ids: Sequence[Any], *, n: int = 1, tempera
             raise ValueError(f"prompt_ids[{i}] has {len(p)} tokens; the context ({context}) leaves no "
                              f"room for a completion")
     if max_new_tokens is not None:
-        max_new_tokens = _check_count(max_new_tokens, "max_new_tokens", 1)
+        max_new_tokens = check_int(max_new_tokens, "max_new_tokens", 1)
 
     rows = [p for p in prompts for _ in range(n)]
     tokens, positions, mask, lengths = _left_pad(rows, context)
