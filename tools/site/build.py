@@ -599,7 +599,6 @@ def render(nb, pages, index, repo, assets_up: str) -> str:
 def index_notebook(pages, nbs, repo, site_pages):
     import nbformat
 
-    owner_repo = repo.rstrip("/").split("github.com/")[-1]
     intro = (ROOT / "README.md").read_text(encoding="utf-8").split("\n\n")
     lead = next((p for p in intro[1:] if p.strip() and not p.startswith(("[", "#", "!"))), "")
     lead = rewrite_links(lead, "", "", site_pages, repo)
@@ -607,10 +606,9 @@ def index_notebook(pages, nbs, repo, site_pages):
     for page in pages:
         if page.get("parent") is not None:
             continue
-        source = f"notebooks/{page['source']}"
+        links = nav_links(repo, page["source"])
         rows.append(f"| {page['title']} | [page]({page['href']}) |"
-                    f" [Colab](https://colab.research.google.com/github/{owner_repo}/blob/main/{source}),"
-                    f" [Binder](https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/{source}) |")
+                    f" [Colab]({links['colab']}), [Binder]({links['binder']}) |")
     cells = [nbformat.v4.new_markdown_cell("# The math behind DeepSeek-R1, interactively\n\n" + lead),
              nbformat.v4.new_markdown_cell(
                  "This is the reading copy: every notebook executed once, with all its figures. "
