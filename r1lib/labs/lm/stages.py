@@ -45,7 +45,7 @@ from ...grpo import group_advantages
 from ...grpo_loss import clip_fractions, grpo_loss_and_grad
 from ...kl_estimators import kl_k3
 from ...metrics import maj_at_k, pass_at_k
-from ...validation import describe, float_array
+from ...validation import check_int, describe, float_array
 from . import arithmetic as task
 from .model import Config, Transformer
 from .optim import AdamW, clip_grad_norm
@@ -92,12 +92,6 @@ def lr_at(step: int, steps: int, lr: float, warmup: int, final_ratio: float) -> 
     return lr * (final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0))))
 
 
-def _check_count(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {describe(value)}")
-    return int(value)
-
-
 def _check_model(model: Any, name: str = "model") -> Transformer:
     if not isinstance(model, Transformer):
         raise TypeError(f"{name} must be an r1lib.labs.lm.Transformer, got {describe(model)}")
@@ -110,7 +104,7 @@ def _last(steps: int, stop_after: Optional[int]) -> int:
     the reproduction tests use this)."""
     if stop_after is None:
         return steps
-    return min(steps, _check_count(stop_after, "stop_after"))
+    return min(steps, check_int(stop_after, "stop_after"))
 
 
 def _tick(progress: Progress) -> None:
@@ -168,8 +162,8 @@ def pretrain(config: Config = TEACHER, *, steps: int = 1300, batch_size: int = 6
     """
     if not isinstance(config, Config):
         raise TypeError(f"config must be a Config, got {describe(config)}")
-    steps = _check_count(steps, "steps")
-    batch_size = _check_count(batch_size, "batch_size")
+    steps = check_int(steps, "steps")
+    batch_size = check_int(batch_size, "batch_size")
     rng = np.random.default_rng(seed)
     model = Transformer.init(config, rng)
     opt = AdamW(model.params, lr=lr, weight_decay=weight_decay, decay=model.decay_names)
@@ -246,12 +240,12 @@ def grpo(model: Transformer, reference: Transformer, *, steps: int = 200, prompt
     """
     model = _check_model(model)
     reference = _check_model(reference, "reference")
-    steps = _check_count(steps, "steps")
-    P = _check_count(prompts_per_step, "prompts_per_step")
-    G = _check_count(group_size, "group_size", 2)
-    minibatches = _check_count(minibatches, "minibatches")
-    epochs = _check_count(epochs, "epochs")
-    snapshot_every = _check_count(snapshot_every, "snapshot_every")
+    steps = check_int(steps, "steps")
+    P = check_int(prompts_per_step, "prompts_per_step")
+    G = check_int(group_size, "group_size", 2)
+    minibatches = check_int(minibatches, "minibatches")
+    epochs = check_int(epochs, "epochs")
+    snapshot_every = check_int(snapshot_every, "snapshot_every")
     if minibatches > P * G:
         raise ValueError(f"minibatches={minibatches} exceeds the batch of {P * G} completions")
     rng = np.random.default_rng(seed)
@@ -330,9 +324,9 @@ def rejection_sample(model: Transformer, *, n_prompts: int = 2000, n_samples: in
     ``<eos>``), ``kept``, ``total``, ``correct`` and ``formatted`` counts.
     """
     model = _check_model(model)
-    n_prompts = _check_count(n_prompts, "n_prompts")
-    n_samples = _check_count(n_samples, "n_samples")
-    batch_prompts = _check_count(batch_prompts, "batch_prompts")
+    n_prompts = check_int(n_prompts, "n_prompts")
+    n_samples = check_int(n_samples, "n_samples")
+    batch_prompts = check_int(batch_prompts, "batch_prompts")
     rng = np.random.default_rng(seed)
     prompts, golds = task.problems(n_prompts, split="train", rng=rng)
     kept_p, kept_c = [], []
@@ -505,7 +499,7 @@ def on_policy_distill(student: Transformer, teacher: Transformer, *, steps: int 
     the student's accuracy on its own samples."""
     student = _check_model(student, "student")
     teacher = _check_model(teacher, "teacher")
-    steps = _check_count(steps, "steps")
+    steps = check_int(steps, "steps")
     rng = np.random.default_rng(seed)
     opt = AdamW(student.params, lr=lr, weight_decay=0.0, decay=student.decay_names)
     log: dict[str, Any] = {"stage": "opd", "settings": dict(steps=steps, prompts_per_step=prompts_per_step,
@@ -570,8 +564,8 @@ def evaluate(model: Transformer, prompts: Sequence[str], golds: Sequence[int], *
              progress: Progress = None) -> Evaluation:
     """Sample ``n`` completions of each prompt and grade them with the builtin grader."""
     model = _check_model(model)
-    n = _check_count(n, "n")
-    batch_prompts = _check_count(batch_prompts, "batch_prompts")
+    n = check_int(n, "n")
+    batch_prompts = check_int(batch_prompts, "batch_prompts")
     if isinstance(prompts, str) or isinstance(golds, str):
         raise TypeError("prompts and golds must be lists (one entry per problem), not strings")
     prompts, golds = list(prompts), list(golds)
