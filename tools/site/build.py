@@ -217,10 +217,14 @@ def displayed_widgets(nb) -> list[str]:
     return ids
 
 
+def widget_state(nb) -> dict:
+    """The notebook's stored widget models, model id -> model (empty when none was stored)."""
+    return nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+
+
 def panel_models(nb) -> set[str]:
     """Model ids of the r1 Panels' boxes in the notebook's stored widget state."""
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-    return {mid for mid, m in state.get("state", {}).items()
+    return {mid for mid, m in widget_state(nb).items()
             if "r1-panel" in m.get("state", {}).get("_dom_classes", [])}
 
 
@@ -240,7 +244,7 @@ def execute(path: Path, timeout: int, frames: Path, retries: int = 1):
     summary = frames / "summary.json"
 
     def epilogue(nb):
-        shown = set(panel_models(nb))
+        shown = panel_models(nb)
         cells = [RECORD.replace("__MODEL__", repr(mid)).replace("__ROOT__", repr(str(frames)))
                  .replace("__LIMIT__", str(POSITIONS_PER_CONTROL)).replace("__GRID__", str(FULL_GRID_FRAMES))
                  .replace("__FORMAT__", repr(IMAGE_FORMAT))
@@ -563,7 +567,7 @@ def prepare_page(nb, panels: dict, frames_url: str, links: dict, prefix: str):
 
 def _holds_panel(nb, model_id: str) -> bool:
     """Whether the widget ``model_id`` is, or contains, an r1 Panel's box (in the stored state)."""
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    state = widget_state(nb)
     seen, todo = set(), [model_id]
     while todo:
         mid = todo.pop()
