@@ -44,13 +44,17 @@
     return box.value === box.defaultValue ? 0 : -1;
   }
 
+  // The readout label of a range input's current position.
+  function rangeLabel(input) {
+    return JSON.parse(input.getAttribute('data-labels'))[Number(input.value)];
+  }
+
   function readout(ctl) {
     var kind = ctl.getAttribute('data-kind');
     var name = ctl.getAttribute('data-label');
     var value;
     if (kind === 'range') {
-      var input = ctl.querySelector('input');
-      value = JSON.parse(input.getAttribute('data-labels'))[Number(input.value)];
+      value = rangeLabel(ctl.querySelector('input'));
     } else if (kind === 'select') {
       var sel = ctl.querySelector('select');
       value = sel.options[sel.selectedIndex].text;
@@ -105,7 +109,7 @@
   function updateReadout(ctl) {
     if (ctl.getAttribute('data-kind') !== 'range') return;
     var input = ctl.querySelector('input');
-    var label = JSON.parse(input.getAttribute('data-labels'))[Number(input.value)];
+    var label = rangeLabel(input);
     input.setAttribute('aria-valuetext', label);
     var out = ctl.querySelector('output');
     if (out) out.textContent = label;
@@ -138,7 +142,7 @@
       .replace(/"/g, '&quot;');
   }
 
-  function unrecorded(panel, index) {
+  function unrecorded(panel) {
     var ctls = controls(panel);
     var moved = ctls.filter(function (c) { return !atStart(c); });
     var colab = panel.getAttribute('data-r1-colab');
@@ -162,7 +166,7 @@
       var key = keyOf(panel);
       var frame = key === null ? null : index.frames[key];
       if (!frame) {
-        say(panel, unrecorded(panel, index));
+        say(panel, unrecorded(panel));
         return;
       }
       var base = panel.getAttribute('data-r1-frames');
@@ -205,9 +209,8 @@
     controls(panel).forEach(function (ctl) {
       var kind = ctl.getAttribute('data-kind');
       var onMove = function () { updateReadout(ctl); show(panel); };
-      if (kind === 'range') ctl.addEventListener('input', onMove);
-      else if (kind === 'text' || kind === 'textarea') ctl.addEventListener('input', onMove);
-      else ctl.addEventListener('change', onMove);
+      var live = kind === 'range' || kind === 'text' || kind === 'textarea';
+      ctl.addEventListener(live ? 'input' : 'change', onMove);
     });
     // A browser that restored the controls' state (back button) shows what they say.
     if (!controls(panel).every(atStart)) {
