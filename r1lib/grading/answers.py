@@ -360,8 +360,7 @@ _DROP = re.compile(
 # become the different command "\pir".
 # A comma and a space before three digits keep one space: "32, 349" lists two answers, while
 # "32,349" is one number.
-_SPACE = re.compile(r"(\\[A-Za-z]+)\s+(?=[A-Za-z])|()\s+")
-_SPACE_IN_LIST = re.compile(r"(\\[A-Za-z]+)\s+(?=[A-Za-z])|(?<=\d,)(\s)\s*(?=\d{3}(?!\d))|\s+")
+_SPACE = re.compile(r"(\\[A-Za-z]+)\s+(?=[A-Za-z])|(?<=\d,)(\s)\s*(?=\d{3}(?!\d))|\s+")
 _FRAC_NAME = re.compile(r"\\[dtc]frac(?![A-Za-z])")
 _FRAC_SHORT = re.compile(r"\\frac(?:(\d)|\{([^{}]*)\})(?:(\d)|\{([^{}]*)\})")
 _SQRT_SHORT = re.compile(r"\\sqrt(\d)")
@@ -489,8 +488,7 @@ def _clean_once(text: str) -> Optional[str]:
         if "and" in text or "or" in text:
             text = _AND_OR.sub(", ", text)  # ", ": a list, never a thousands separator
     if _WHITESPACE.search(text):
-        space = _SPACE_IN_LIST if "," in text else _SPACE
-        text = space.sub(lambda m: m.group(1) + " " if m.group(1) else m.group(2) or "", text)
+        text = _SPACE.sub(lambda m: m.group(1) + " " if m.group(1) else m.group(2) or "", text)
     if backslash:
         text = _FRAC_NAME.sub(r"\\frac", text)
         text = _FRAC_SHORT.sub(lambda m: "\\frac{%s}{%s}" % (m.group(1) or m.group(2),
