@@ -173,14 +173,19 @@ _TAIL_CHARS = 4000
 _BARE_CHARS = 40  # the longest whole final part read as a bare number
 
 
+def _span_content(match: re.Match) -> Optional[str]:
+    """The stripped content of a :data:`_MATH_SPAN` match; None when it holds only spaces."""
+    return next(g for g in match.groups() if g is not None).strip() or None
+
+
 def _math_span(text: str, last: bool) -> Optional[str]:
-    """The content of the first (or last) ``$...$``, ``$$...$$``, ``\\(...\\)`` or ``\\[...\\]``."""
+    """The stripped content of the first (or last) ``$...$``, ``$$...$$``, ``\\(...\\)`` or
+    ``\\[...\\]``; None when there is none or it is empty."""
     chosen = None
-    for match in _MATH_SPAN.finditer(text):
-        chosen = next(g for g in match.groups() if g is not None)
+    for chosen in _MATH_SPAN.finditer(text):
         if not last:
             break
-    return chosen
+    return None if chosen is None else _span_content(chosen)
 
 
 def _joined_boxes(text: str) -> tuple[Optional[int], Optional[str]]:
@@ -207,15 +212,15 @@ def _joined_boxes(text: str) -> tuple[Optional[int], Optional[str]]:
 
 def _last_in_prose(text: str) -> Optional[str]:
     """The last ``$...$`` of ``text`` or the last number written after it, whichever comes last."""
-    span_end, span = 0, None
-    for match in _MATH_SPAN.finditer(text):
-        span_end, span = match.end(), next(g for g in match.groups() if g is not None)
+    span = None
+    for span in _MATH_SPAN.finditer(text):
+        pass
     number = None
-    for number in _PROSE_NUMBER.finditer(text, span_end):
+    for number in _PROSE_NUMBER.finditer(text, 0 if span is None else span.end()):
         pass
     if number is not None:
         return number.group()
-    return span.strip() if span is not None and span.strip() else None
+    return None if span is None else _span_content(span)
 
 
 def _lenient(segment: str, from_tag: bool) -> Optional[str]:
@@ -225,8 +230,8 @@ def _lenient(segment: str, from_tag: bool) -> Optional[str]:
             restated = list(_FINAL_PHRASE.finditer(segment, last_box_end))
             if restated:
                 span = _math_span(segment[restated[-1].end():], last=False)
-                if span is not None and span.strip():
-                    return span.strip()
+                if span is not None:
+                    return span
         return answer
     tail = segment[-_TAIL_CHARS:]
     phrases = list(_PHRASE.finditer(tail))
@@ -234,8 +239,8 @@ def _lenient(segment: str, from_tag: bool) -> Optional[str]:
         rest = tail[phrases[-1].end():]
         if rest.startswith(("$", "\\(", "\\[")):
             span = _math_span(rest, last=False)
-            if span is not None and span.strip():
-                return span.strip()
+            if span is not None:
+                return span
         cut = _SENTENCE_END.search(rest)
         answer = (rest[:cut.start()] if cut else rest).strip().strip("*").strip()
         if answer and _WORDS.search(_MATH_SPAN.sub(" ", answer)):
@@ -244,8 +249,8 @@ def _lenient(segment: str, from_tag: bool) -> Optional[str]:
         if answer:
             return answer
     span = _math_span(tail, last=True)
-    if span is not None and span.strip():
-        return span.strip()
+    if span is not None:
+        return span
     whole = segment.strip()
     if from_tag:
         return whole or None
