@@ -397,8 +397,7 @@ _WHITESPACE = re.compile(r"\s")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _SLASH = re.compile(rf"^([+-]?)({_NUM})/([+-]?{_NUM})$")
-_FRAC_FULL = re.compile(rf"^([+-]?)\\frac\{{([+-]?{_NUM})\}}\{{([+-]?{_NUM})\}}$")
-_FRAC_OF_NUMBERS = re.compile(rf"^[+-]?\\[dtc]?frac\{{[+-]?{_NUM}\}}\{{[+-]?{_NUM}\}}$")
+_FRAC_FULL = re.compile(rf"^([+-]?)\\[dtc]?frac\{{([+-]?{_NUM})\}}\{{([+-]?{_NUM})\}}$")
 
 
 # Percent and unit words after a number go, as "\%" and "^\circ" do (the MATH convention: the
@@ -750,8 +749,8 @@ def _normalize(text: str, depth: int = 0) -> Optional[Hashable]:
     plain = text.strip()
     if len(plain) <= _MAX_NUMBER_CHARS and _PLAIN_NUMBER.match(plain):
         return _to_fraction(plain)  # speed: the common answer; the clean-ups cannot change it
-    if len(plain) <= _MAX_NUMBER_CHARS and _FRAC_OF_NUMBERS.match(plain):
-        value = _to_fraction(_FRAC_NAME.sub(r"\\frac", plain))  # speed: "\dfrac{3}{4}", as the clean-ups read it
+    if len(plain) <= _MAX_NUMBER_CHARS and _FRAC_FULL.match(plain):
+        value = _to_fraction(plain)  # speed: "\dfrac{3}{4}", read as the clean-ups read it
         if value is not None:
             return value
     previous: Optional[str] = None
