@@ -770,7 +770,7 @@ def _normalize(text: str, depth: int = 0) -> Optional[Hashable]:
     if not text:
         return None
     value = _to_fraction(text)
-    if value is None and _ARITHMETIC.match(text) and not _LETTER.search(_ARITH_COMMAND.sub("", text)):
+    if value is None and _ARITHMETIC.match(text):
         value = _evaluate(text)
     if value is not None:
         return value
@@ -785,7 +785,6 @@ def _normalize(text: str, depth: int = 0) -> Optional[Hashable]:
 
 # Text that may be arithmetic on numbers only: digits, + - * / ^ ( ) { } and four commands.
 _ARITHMETIC = re.compile(r"^[\d.+\-*/^(){}\\a-z]*[+\-*/^\\][\d.+\-*/^(){}\\a-z]*$")
-_ARITH_COMMAND = re.compile(r"\\(?:frac|cdot|times|div)(?![A-Za-z])")
 _ARITH_TOKEN = re.compile(r"\d+(?:\.\d*)?|\.\d+|\\(?:frac|cdot|times|div)(?![A-Za-z])|[-+*/^(){}]")
 _MAX_POWER_BITS = 4096  # base and exponent of a power: no result larger than this many bits
 _MAX_TOKENS, _MAX_NESTING = 200, 20  # bound the parser's work and its recursion
