@@ -345,14 +345,20 @@ _SPACING = re.compile(r"(\\\\)|(?<=,)(\\[!,]\s*)|\\(?:quad|qquad)(?![A-Za-z])|\\
 _DOUBLE_ESCAPED = re.compile(
     r"(?<!\\)\\(?=\\(?:[dtc]?frac|sqrt|left|right|boxed|text|mathrm|pi|infty|cdot|times|pm|circ"
     r"|le|leq|ge|geq|lt|gt|neq|approx|in|cup)(?![A-Za-z]))")
+
+
+def _literal(spelling: str) -> str:
+    """A pattern for ``spelling`` as written; a command (``\\in``) only where its name ends (not ``\\infty``)."""
+    return re.escape(spelling) + ("(?![A-Za-z])" if spelling[0] == "\\" and spelling[-1].isalpha() else "")
+
+
 # Relation symbols, one spelling each: ">=", "\ge", "\geqslant" and "\u2265" are all "\geq".
-_RELATION_SPELLINGS = re.compile(
-    r"\\(?:leq?|leqslant|geq?|geqslant|lt|gt|neq?)(?![A-Za-z])|<=|>=|!=|[\u2264\u2265\u2260]")
-_RELATION_HINT = re.compile(r"[<>!\u2264\u2265\u2260]|\\[lgn]")  # speed: may a spelling be there?
 _RELATION_CANON = {"<=": "\\leq", "\u2264": "\\leq", "\\le": "\\leq", "\\leq": "\\leq",
                    "\\leqslant": "\\leq", ">=": "\\geq", "\u2265": "\\geq", "\\ge": "\\geq",
                    "\\geq": "\\geq", "\\geqslant": "\\geq", "\\lt": "<", "\\gt": ">", "!=": "\\neq",
                    "\u2260": "\\neq", "\\ne": "\\neq", "\\neq": "\\neq"}
+_RELATION_SPELLINGS = re.compile("|".join(_literal(spelling) for spelling in _RELATION_CANON))
+_RELATION_HINT = re.compile(r"[<>!\u2264\u2265\u2260]|\\[lgn]")  # speed: may a spelling be there?
 # "1 and 2", "1, 2, and 3", "(1, 2) or (2, 1)": several answers, written as the list "1, 2".
 _AND_OR = re.compile(r"\s*,?\s*(?<![A-Za-z\\])(?:and|or)(?![A-Za-z])\s*,?\s*")
 _DROP = re.compile(
@@ -617,9 +623,8 @@ _BRACKET_OR_ESCAPE = re.compile(r"[\\()\[\]{}]")
 @lru_cache(maxsize=64)
 def _top_level_tokens(seps: tuple[str, ...]) -> re.Pattern:
     """What :func:`_split_top_any` looks at: escaped braces, a separator, any other escape, brackets."""
-    alternatives = [re.escape(sep) + ("(?![A-Za-z])" if sep[0] == "\\" and sep[-1].isalpha() else "")
-                    for sep in seps]
-    return re.compile(r"(\\[{}])|(" + "|".join(alternatives) + r")|\\.|([(\[{])|([)\]}])", re.DOTALL)
+    return re.compile(r"(\\[{}])|(" + "|".join(_literal(sep) for sep in seps) + r")|\\.|([(\[{])|([)\]}])",
+                      re.DOTALL)
 
 
 def _split_top_any(text: str, seps: tuple[str, ...]) -> tuple[list[str], list[str]]:
